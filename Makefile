@@ -1,0 +1,45 @@
+# Everything runs on the project's own Node.js 24 (the `node` npm package) once installed.
+SHELL := /bin/bash
+SYSTEM_PATH := $(PATH)
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+export REDOCLY_TELEMETRY := off
+
+INSTALLED := node_modules/.installed
+
+.PHONY: install run test generate check-generated lint typecheck migrate build clean
+
+$(INSTALLED): package.json package-lock.json
+	PATH="$(SYSTEM_PATH)" npm ci --no-audit --no-fund
+	touch $@
+
+install: $(INSTALLED)
+
+run: $(INSTALLED)
+	node src/main.ts
+
+test: $(INSTALLED) check-generated typecheck
+	mkdir -p test-output
+	vitest run --reporter=default --reporter=json --outputFile.json=test-output/vitest.json
+
+generate: $(INSTALLED)
+	openapi-typescript openapi.yaml -o generated/openapi.ts
+
+# generated/ must be what openapi.yaml generates today.
+check-generated: $(INSTALLED)
+	@tmp=$$(mktemp -d) && openapi-typescript openapi.yaml -o $$tmp/openapi.ts >/dev/null 2>&1 && \
+	if ! diff -q $$tmp/openapi.ts generated/openapi.ts >/dev/null; then \
+	  echo "generated/ is stale: run 'make generate' and commit it"; rm -rf $$tmp; exit 1; fi; rm -rf $$tmp
+
+typecheck: $(INSTALLED)
+	tsc --noEmit -p .
+
+lint: check-generated typecheck
+
+migrate: $(INSTALLED)
+	node src/db/migrate.ts
+
+build: $(INSTALLED)
+	tsc -p tsconfig.build.json
+
+clean:
+	rm -rf dist test-output node_modules

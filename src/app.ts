@@ -1,0 +1,66 @@
+import cors from '@koa/cors';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import type { DatabasePool } from 'slonik';
+import type { Config } from './config.ts';
+import { createContractRouter, unroutedRequests } from './contract/dispatch.ts';
+import { basePathOf, loadSpec } from './contract/spec.ts';
+import { bodyFieldValidator } from './contract/validation.ts';
+import { createHealthHandlers } from './health.ts';
+import { requestLogging } from './http/logging.ts';
+import { problems } from './http/problems.ts';
+import { requestId } from './http/request-id.ts';
+import { createCursorCodec } from './sessions/cursor.ts';
+import { createSessionHandlers } from './sessions/handlers.ts';
+import { metadataErrors, trimTitle } from './sessions/rules.ts';
+import { createSessionService } from './sessions/service.ts';
+
+export type AppDependencies = {
+  config: Config;
+  pool: DatabasePool;
+  logger: Logger;
+  cursorSecret: Buffer;
+  version: string;
+};
+
+export async function createApp({ config, pool, logger, cursorSecret, version }: AppDependencies): Promise<Koa> {
+  const spec = loadSpec();
+  const basePath = basePathOf(spec);
+
+  // Metadata after a merge patch must still satisfy the contract's Metadata schema and the rules beyond it.
+  const metadataSchemaErrors = bodyFieldValidator(spec.components!.schemas!.Metadata!, 'metadata');
+  const checkMetadata = (metadata: Record<string, unknown>) => [
+    ...metadataSchemaErrors(metadata),
+    ...metadataErrors(metadata),
+  ];
+  const sessions = createSessionService(pool, createCursorCodec(cursorSecret), checkMetadata);
+
+  const router = await createContractRouter({
+    spec,
+    handlers: { ...createHealthHandlers(pool, version), ...createSessionHandlers(sessions, basePath) },
+    bodyLimit: config.BODY_LIMIT,
+    normalizeBody: { createSession: trimTitle, updateSession: trimTitle },
+  });
+
+  const app = new Koa();
+  app.silent = true; // every error is answered and logged by the middleware below
+  app.use(requestId);
+  app.use(requestLogging(logger));
+  if (config.CORS_ORIGINS.length) app.use(corsFor(config.CORS_ORIGINS));
+  app.use(problems);
+  app.use(router.routes());
+  app.use(unroutedRequests(router));
+  return app;
+}
+
+function corsFor(origins: string[]) {
+  const anyOrigin = origins.includes('*');
+  return cors({
+    origin: (ctx) => (anyOrigin ? '*' : origins.includes(ctx.get('Origin')) ? ctx.get('Origin') : ''),
+    exposeHeaders: ['ETag', 'Location', 'X-Request-Id', 'Retry-After', 'Allow'],
+    allowHeaders: ['If-Match', 'If-None-Match', 'Idempotency-Key', 'Content-Type', 'Authorization', 'X-Request-Id'],
+    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    maxAge: 600,
+    keepHeadersOnError: true,
+  });
+}

@@ -1,0 +1,50 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+
+const boundedInt = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: boundedInt(0, 65535, 8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' })
+    .optional(),
+  DB_POOL_SIZE: boundedInt(1, 1000, 20),
+  DB_RETRY_LIMIT: boundedInt(0, 10, 3),
+  DB_STATEMENT_TIMEOUT_MS: boundedInt(100, 600_000, 5_000),
+  DB_CONNECTION_TIMEOUT_MS: boundedInt(100, 60_000, 3_000),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean)),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BODY_LIMIT: boundedInt(1, 10 * 1024 * 1024, 64 * 1024),
+  SHUTDOWN_TIMEOUT_MS: boundedInt(0, 600_000, 10_000),
+  // Signs list cursors. Unset: a random secret kept in the database, shared by every instance.
+  CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  // Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset.
+  EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
+  EMBEDDED_PG_PORT: boundedInt(1, 65535, 54329),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Reads `.env` (when present) under the real environment, which wins. */
+export function readEnvironment(envFile = '.env'): Record<string, string | undefined> {
+  const fromFile = existsSync(envFile) ? parseEnv(readFileSync(envFile, 'utf8')) : {};
+  return { ...fromFile, ...process.env };
+}
+
+export class ConfigError extends Error {}
+
+/** Validates the environment; a bad value names its variable. Empty strings count as unset. */
+export function loadConfig(env: Record<string, string | undefined> = readEnvironment()): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = schema.safeParse(present);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+}

@@ -1,0 +1,144 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import bodyParser from 'koa-bodyparser';
+import { type Document, OpenAPIBackend, type Operation } from 'openapi-backend';
+import type { OpenAPIV3_1 } from 'openapi-types';
+import qs from 'qs';
+import { AppError, validationFailed } from '../errors.ts';
+import { basePathOf, type Spec } from './spec.ts';
+import type { Handlers, OperationId } from './types.ts';
+import { customizeAjv, toFieldErrors } from './validation.ts';
+
+type Options = {
+  spec: Spec;
+  handlers: Handlers;
+  bodyLimit: number;
+  /** Rewrites a parsed body before validation, for rules the contract states on normalised input. */
+  normalizeBody?: Partial<Record<OperationId, (body: unknown) => void>>;
+};
+
+type Validator = ((data: unknown) => boolean) & { errors?: import('ajv').ErrorObject[] | null };
+
+/**
+ * Routes every operation of the contract with @koa/router and validates each request with the
+ * validators openapi-backend compiles from the contract once, at start-up. (openapi-backend's
+ * own per-request routing rebuilds its operation table on every call; see FIELD-NOTES.md.)
+ */
+export async function createContractRouter({ spec, handlers, bodyLimit, normalizeBody = {} }: Options): Promise<Router> {
+  const api = new OpenAPIBackend({ definition: spec as Document, quick: true, customizeAjv });
+  await api.init();
+  const operations = api.getOperations();
+  assertHandlersMatch(operations, handlers);
+
+  const basePath = basePathOf(spec);
+  const readOnlyFields = new Set(Object.keys(schemaOf(spec, 'Session').properties ?? {}));
+  const readBody = createBodyReader(bodyLimit, requestMediaTypes(operations));
+
+  const router = new Router();
+  for (const operation of operations) {
+    const operationId = operation.operationId as OperationId;
+    const route = basePath + operation.path;
+    const validators = api.validator.getRequestValidatorsForOperation(operationId) as Validator[];
+    const handler = handlers[operationId] as (request: unknown) => Promise<Reply>;
+    const normalize = normalizeBody[operationId];
+
+    router[operation.method as 'get'](route.replace(/\{(\w+)\}/g, ':$1'), async (ctx: Context) => {
+      ctx.state.operationId = operationId;
+      ctx.state.route = route;
+      const body = operation.requestBody ? await readBody(ctx, operation) : undefined;
+      if (body !== undefined) normalize?.(body);
+      const request = {
+        path: { ...ctx.params },
+        query: qs.parse(ctx.querystring),
+        headers: { ...ctx.headers },
+        body,
+      };
+      const input = { path: request.path, query: request.query, header: request.headers, requestBody: body };
+      const errors = validators.flatMap((validate) => (validate(input) ? [] : (validate.errors ?? [])));
+      if (errors.length) throw validationFailed(toFieldErrors(errors, readOnlyFields));
+      send(ctx, await handler(request));
+    });
+  }
+  return router;
+}
+
+type Reply = { status: number; body?: unknown; headers?: Record<string, string> };
+
+function send(ctx: Context, reply: Reply): void {
+  ctx.status = reply.status;
+  for (const [name, value] of Object.entries(reply.headers ?? {})) ctx.set(name, value);
+  if (reply.body !== undefined) ctx.body = reply.body;
+}
+
+/** Checks a body's media type against the operation's, then parses the JSON. */
+function createBodyReader(bodyLimit: number, jsonMediaTypes: string[]) {
+  const parseJson = bodyParser({
+    enableTypes: ['json'],
+    extendTypes: { json: jsonMediaTypes },
+    jsonLimit: `${bodyLimit}b`,
+    strict: true,
+  });
+  return async function readBody(ctx: Context, operation: Operation): Promise<unknown> {
+    const hasBody = Number(ctx.get('Content-Length') || 0) > 0 || ctx.get('Transfer-Encoding') !== '';
+    if (!hasBody) return undefined;
+    const accepted = Object.keys((operation.requestBody as OpenAPIV3_1.RequestBodyObject).content);
+    const given = ctx.request.type;
+    if (!accepted.includes(given)) {
+      throw new AppError(
+        'unsupported_media_type',
+        `Content-Type ${given || '(none)'} is not accepted here; use ${accepted.join(' or ')}`,
+      );
+    }
+    try {
+      await parseJson(ctx, async () => {});
+    } catch (error) {
+      throw bodyError(error, bodyLimit);
+    }
+    return (ctx.request as { body?: unknown }).body;
+  };
+}
+
+function bodyError(error: unknown, bodyLimit: number): AppError {
+  const { status, type } = error as { status?: number; type?: string };
+  if (status === 413) return new AppError('payload_too_large', `The request body must be at most ${bodyLimit} bytes`);
+  if (type === 'encoding.unsupported' || status === 415) {
+    return new AppError('unsupported_media_type', 'The request body must be encoded as UTF-8');
+  }
+  return new AppError('malformed_json', 'The request body is not valid JSON (it must be a JSON object)');
+}
+
+/** Unknown paths answer 404; known paths with another method answer 405 and say what is allowed. */
+export function unroutedRequests(router: Router) {
+  return async function unrouted(ctx: Context): Promise<void> {
+    const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))];
+    if (allowed.length) {
+      throw new AppError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; allowed: ${allowed.join(', ')}`, {
+        headers: { Allow: allowed.join(', ') },
+      });
+    }
+    throw new AppError('route_not_found', `There is no route ${ctx.method} ${ctx.path}`);
+  };
+}
+
+/** Every handler answers an operation of the contract, and every operation has a handler. */
+function assertHandlersMatch(operations: Operation[], handlers: Handlers): void {
+  const declared = new Set(operations.map((operation) => operation.operationId));
+  const missing = [...declared].filter((id) => !(id! in handlers));
+  const unknown = Object.keys(handlers).filter((id) => !declared.has(id));
+  if (missing.length || unknown.length) {
+    throw new Error(
+      `Handlers do not match openapi.yaml: missing [${missing.join(', ')}], not in the contract [${unknown.join(', ')}]`,
+    );
+  }
+}
+
+function requestMediaTypes(operations: Operation[]): string[] {
+  const types = operations.flatMap((operation) =>
+    Object.keys((operation.requestBody as OpenAPIV3_1.RequestBodyObject | undefined)?.content ?? {}),
+  );
+  return [...new Set(types)];
+}
+
+function schemaOf(spec: Spec, name: string): OpenAPIV3_1.SchemaObject {
+  return (spec.components?.schemas?.[name] ?? {}) as OpenAPIV3_1.SchemaObject;
+}

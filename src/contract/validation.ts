@@ -1,0 +1,122 @@
+import type { ErrorObject } from 'ajv';
+import { type AjvCustomizer, ValidationContext } from 'openapi-backend';
+import type { FieldError } from '../errors.ts';
+import { createAjv } from './ajv.ts';
+
+/**
+ * openapi-backend compiles one validator per operation; these options make them speak 2020-12,
+ * coerce query/path strings (a single value becomes a one-item array where the contract wants
+ * an array) and fill in the parameter defaults the contract declares.
+ */
+export const customizeAjv: AjvCustomizer = (_original, options, context) => {
+  const isParams = context === ValidationContext.Params;
+  return createAjv({
+    ...options,
+    coerceTypes: isParams ? 'array' : false,
+    useDefaults: isParams,
+  }) as unknown as ReturnType<AjvCustomizer>;
+};
+
+const locations: Record<string, FieldError['in']> = {
+  requestBody: 'body',
+  query: 'query',
+  path: 'path',
+  header: 'header',
+};
+
+/** Turns ajv's errors into `errors[]` entries that name the field and say what is wrong. */
+export function toFieldErrors(errors: ErrorObject[], readOnlyFields: ReadonlySet<string>): FieldError[] {
+  const seen = new Map<string, FieldError>();
+  for (const error of errors) {
+    if (error.keyword === 'propertyNames') continue; // its inner error says more
+    const field = locate(error);
+    if (!field) continue;
+    const message = `${field.name} ${describe(error, field, readOnlyFields)}`;
+    const entry: FieldError = { in: field.in, pointer: field.pointer, message };
+    seen.set(`${entry.in} ${entry.pointer} ${message}`, entry);
+  }
+  return [...seen.values()];
+}
+
+type Located = { in: FieldError['in']; pointer: string; name: string };
+
+function locate(error: ErrorObject): Located | undefined {
+  const segments = error.instancePath.split('/').slice(1);
+  const params = error.params as Record<string, unknown>;
+  let isKey = false; // the error is about a key of an object, not its value
+  if (error.keyword === 'required') segments.push(escape(String(params.missingProperty)));
+  if (error.keyword === 'additionalProperties') segments.push(escape(String(params.additionalProperty)));
+  if (error.propertyName !== undefined) {
+    segments.push(escape(error.propertyName));
+    isKey = true;
+  }
+  const [root, ...rest] = segments;
+  const where = locations[root ?? ''];
+  if (!where) return undefined;
+  const pointer = rest.length ? `/${rest.join('/')}` : '';
+  const last = rest.at(-1);
+  const name = last === undefined ? 'the request body' : unescape(last);
+  return { in: where, pointer, name: isKey ? `key ${JSON.stringify(name)}` : name };
+}
+
+function describe(error: ErrorObject, field: Located, readOnlyFields: ReadonlySet<string>): string {
+  const params = error.params as Record<string, unknown>;
+  const schema = error.parentSchema as Record<string, unknown> | undefined;
+  switch (error.keyword) {
+    case 'required':
+      return 'is required';
+    case 'additionalProperties':
+      if (field.in !== 'body') return 'is not a known parameter';
+      return readOnlyFields.has(field.name) ? 'is read-only' : 'is not a known field';
+    case 'type':
+      return `must be ${String(params.type).split(',').join(' or ')}`;
+    case 'minLength':
+      return params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters`;
+    case 'maxLength':
+      return `must be at most ${params.limit} characters`;
+    case 'pattern':
+      return typeof schema?.['x-pattern-message'] === 'string'
+        ? schema['x-pattern-message']
+        : `must match the pattern ${params.pattern}`;
+    case 'enum':
+      return `must be one of: ${(params.allowedValues as unknown[]).join(', ')}`;
+    case 'format':
+      return `must be a valid ${params.format}`;
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return `must be ${params.comparison} ${params.limit}`;
+    case 'maxProperties':
+      return `must have at most ${params.limit} keys`;
+    case 'minProperties':
+      return field.pointer === '' ? `must contain at least ${params.limit} field` : `must have at least ${params.limit} keys`;
+    case 'minItems':
+      return `must have at least ${params.limit} items`;
+    case 'maxItems':
+      return `must have at most ${params.limit} items`;
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
+function escape(segment: string): string {
+  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+function unescape(segment: string): string {
+  return segment.replaceAll('~1', '/').replaceAll('~0', '~');
+}
+
+/**
+ * A validator for one body field against a schema of the contract, for values the server
+ * computes from the request (e.g. metadata after a merge patch), reported like request errors.
+ */
+export function bodyFieldValidator(schema: object, field: string, readOnlyFields: ReadonlySet<string> = new Set()) {
+  const validate = createAjv().compile({
+    type: 'object',
+    properties: { requestBody: { type: 'object', properties: { [field]: schema } } },
+  });
+  return (value: unknown): FieldError[] =>
+    validate({ requestBody: { [field]: value } }) ? [] : toFieldErrors(validate.errors ?? [], readOnlyFields);
+}

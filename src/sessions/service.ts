@@ -1,0 +1,220 @@
+import { type CommonQueryMethods, type DatabasePool, sql } from 'slonik';
+import { z } from 'zod';
+import type { ContractRequest, Schemas } from '../contract/types.ts';
+import { type FieldError, notFound, validationFailed } from '../errors.ts';
+import type { CursorCodec, CursorPosition } from './cursor.ts';
+import { isJsonObject, mergePatch } from './rules.ts';
+
+type Session = Schemas['Session'];
+type ListQuery = ContractRequest<'listSessions'>['query'];
+export type SessionWithEtag = { session: Session; etag: string };
+export type SessionPage = Schemas['SessionList'];
+
+const sessionRow = z
+  .object({
+    id: z.string(),
+    user_id: z.string(),
+    title: z.string().nullable(),
+    // The table's CHECK constraint keeps status within the contract's enum.
+    status: z.string() as z.ZodType<Session['status']>,
+    is_active: z.boolean(),
+    metadata: z.custom<Record<string, unknown>>(isJsonObject, 'metadata must be a JSON object'),
+    created_at: z.number(), // Slonik parses timestamptz to epoch milliseconds
+    updated_at: z.number(),
+    version: z.number().int(),
+  })
+  .transform(({ version, created_at, updated_at, ...session }) => ({
+    session: { ...session, created_at: new Date(created_at).toISOString(), updated_at: new Date(updated_at).toISOString() },
+    etag: `"${version}"`,
+  }));
+
+const columns = sql.fragment`id, user_id, title, status, is_active, metadata, created_at, updated_at, version`;
+
+// Strictly increasing even for two writes within one millisecond (the column keeps milliseconds).
+const touched = sql.fragment`updated_at = greatest(now(), updated_at + interval '1 millisecond'), version = version + 1`;
+
+type MetadataCheck = (metadata: Record<string, unknown>) => FieldError[];
+
+export function createSessionService(pool: DatabasePool, cursors: CursorCodec, checkMetadata: MetadataCheck) {
+  return {
+    async create(input: Schemas['SessionCreate']): Promise<SessionWithEtag> {
+      return pool.one(sql.type(sessionRow)`
+        INSERT INTO chat_sessions (user_id, title, status, metadata)
+        VALUES (
+          ${input.user_id},
+          ${input.title ?? null},
+          ${input.status ?? sql.fragment`DEFAULT`},
+          ${input.metadata === undefined ? sql.fragment`DEFAULT` : sql.jsonb(input.metadata as never)}
+        )
+        RETURNING ${columns}`);
+    },
+
+    async get(id: string): Promise<SessionWithEtag> {
+      const found = await pool.maybeOne(sql.type(sessionRow)`SELECT ${columns} FROM chat_sessions WHERE id = ${id}`);
+      return found ?? missing(id);
+    },
+
+    async update(id: string, patch: Schemas['SessionPatch']): Promise<SessionWithEtag> {
+      const assignments = [
+        patch.title !== undefined && sql.fragment`title = ${patch.title}`,
+        patch.status !== undefined && sql.fragment`status = ${patch.status}`,
+        patch.is_active !== undefined && sql.fragment`is_active = ${patch.is_active}`,
+      ].filter((fragment) => fragment !== false);
+
+      if (patch.metadata === undefined) return (await updateRow(pool, id, assignments)) ?? missing(id);
+
+      // Merging metadata reads the current value: lock the row so concurrent merges all land.
+      return pool.transaction(async (transaction) => {
+        const current = await transaction.maybeOne(sql.type(sessionRow)`
+          SELECT ${columns} FROM chat_sessions WHERE id = ${id} FOR UPDATE`);
+        if (!current) return missing(id);
+        const metadata = mergePatch(current.session.metadata, patch.metadata ?? {}) as Record<string, unknown>;
+        const problems = checkMetadata(metadata);
+        if (problems.length) throw validationFailed(problems);
+        const updated = await updateRow(transaction, id, [...assignments, sql.fragment`metadata = ${sql.jsonb(metadata as never)}`]);
+        return updated ?? missing(id);
+      });
+    },
+
+    /** Soft delete is idempotent: deleting a deleted session changes nothing and succeeds. */
+    async softDelete(id: string): Promise<void> {
+      const found = await pool.oneFirst(sql.type(z.object({ found: z.boolean() }))`
+        WITH deleted AS (
+          UPDATE chat_sessions SET is_active = false, ${touched}
+          WHERE id = ${id} AND is_active
+          RETURNING id
+        )
+        SELECT EXISTS (SELECT FROM deleted) OR EXISTS (SELECT FROM chat_sessions WHERE id = ${id}) AS found`);
+      if (!found) missing(id);
+    },
+
+    async hardDelete(id: string): Promise<void> {
+      const deleted = await pool.maybeOne(sql.type(z.object({ id: z.string() }))`
+        DELETE FROM chat_sessions WHERE id = ${id} RETURNING id`);
+      if (!deleted) missing(id);
+    },
+
+    async list(query: ListQuery): Promise<SessionPage> {
+      const sort = sorts[query.sort!]; // the contract supplies the default
+      const limit = query.limit!;
+      const filters = filtersOf(query);
+      const binding = JSON.stringify([query.sort, bindingOf(query)]);
+      const after = query.cursor ? cursors.decode(query.cursor, binding) : undefined;
+      const conditions = after ? [...filters, sort.after(after)] : filters;
+
+      const rows = await pool.any(sql.type(sessionRow)`
+        SELECT ${columns} FROM chat_sessions
+        WHERE ${and(conditions)}
+        ORDER BY ${sort.orderBy}
+        LIMIT ${limit + 1} OFFSET ${query.offset ?? 0}`);
+
+      const items = rows.slice(0, limit).map((row) => row.session);
+      const last = items.at(-1);
+      const page: SessionPage = {
+        items,
+        limit,
+        next_cursor: rows.length > limit && last ? cursors.encode(binding, sort.positionOf(last)) : null,
+      };
+      if (query.offset !== undefined) page.offset = query.offset;
+      if (query.include_total) page.total = await countMatching(pool, filters);
+      return page;
+    },
+  };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;
+
+function missing(id: string): never {
+  throw notFound(`No session with id ${id}`);
+}
+
+async function updateRow(db: CommonQueryMethods, id: string, assignments: ReturnType<typeof sql.fragment>[]) {
+  const found = await db.maybeOne(sql.type(sessionRow)`
+    UPDATE chat_sessions SET ${sql.join([...assignments, touched], sql.fragment`, `)}
+    WHERE id = ${id}
+    RETURNING ${columns}`);
+  return found;
+}
+
+async function countMatching(pool: DatabasePool, filters: ReturnType<typeof sql.fragment>[]): Promise<number> {
+  return pool.oneFirst(sql.type(z.object({ total: z.number() }))`
+    SELECT count(*)::int AS total FROM chat_sessions WHERE ${and(filters)}`);
+}
+
+function and(conditions: ReturnType<typeof sql.fragment>[]) {
+  return conditions.length ? sql.join(conditions, sql.fragment` AND `) : sql.fragment`TRUE`;
+}
+
+/** Everything that selects rows (not how many or from where): a cursor is bound to it. */
+function bindingOf(query: ListQuery) {
+  return {
+    user_id: query.user_id ?? null,
+    status: query.status ? [...new Set(query.status)].sort() : null,
+    include_deleted: query.include_deleted ?? false,
+    q: query.q ?? null,
+    created_after: instant(query.created_after),
+    created_before: instant(query.created_before),
+    metadata: query.metadata ? Object.entries(query.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : null,
+  };
+}
+
+function filtersOf(query: ListQuery) {
+  const created_after = instant(query.created_after);
+  const created_before = instant(query.created_before);
+  return [
+    query.user_id !== undefined && sql.fragment`user_id = ${query.user_id}`,
+    query.status !== undefined && sql.fragment`status = ANY(${sql.array(query.status, 'text')})`,
+    !query.include_deleted && sql.fragment`is_active`,
+    query.q !== undefined && sql.fragment`title ILIKE ${`%${escapeLike(query.q)}%`} ESCAPE '\\'`,
+    created_after !== null && sql.fragment`created_at > ${created_after}::timestamptz`,
+    created_before !== null && sql.fragment`created_at < ${created_before}::timestamptz`,
+    query.metadata !== undefined &&
+      Object.keys(query.metadata).length > 0 &&
+      sql.fragment`metadata @> ${sql.jsonb(query.metadata)}`,
+  ].filter((fragment) => fragment !== false);
+}
+
+/** An RFC 3339 instant as PostgreSQL reads it; years before 1 AD mean "since forever". */
+function instant(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return null;
+  if (date.getUTCFullYear() < 1) return '-infinity';
+  return date.toISOString();
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, '\\$&');
+}
+
+type Sort = {
+  orderBy: ReturnType<typeof sql.fragment>;
+  after: (position: CursorPosition) => ReturnType<typeof sql.fragment>;
+  positionOf: (session: Session) => CursorPosition;
+};
+
+/** Each sort is a (key, id) keyset served by an index of the same shape (see sql/). */
+function keyset(key: 'created_at' | 'updated_at' | 'title', descending: boolean): Sort {
+  const expression = key === 'title' ? sql.fragment`coalesce(title, '')` : sql.identifier([key]);
+  const direction = descending ? sql.fragment`DESC` : sql.fragment`ASC`;
+  const beyond = descending ? sql.fragment`<` : sql.fragment`>`;
+  const toSql = (value: string | number) =>
+    key === 'title' ? sql.fragment`${String(value)}::text` : sql.fragment`${new Date(Number(value)).toISOString()}::timestamptz`;
+  return {
+    orderBy: sql.fragment`${expression} ${direction}, id ${direction}`,
+    after: ({ value, id }) => sql.fragment`(${expression}, id) ${beyond} (${toSql(value)}, ${id}::uuid)`,
+    positionOf: (session) => ({
+      value: key === 'title' ? (session.title ?? '') : Date.parse(session[key]),
+      id: session.id,
+    }),
+  };
+}
+
+const sorts: Record<NonNullable<ListQuery['sort']>, Sort> = {
+  created_at: keyset('created_at', false),
+  '-created_at': keyset('created_at', true),
+  updated_at: keyset('updated_at', false),
+  '-updated_at': keyset('updated_at', true),
+  title: keyset('title', false),
+  '-title': keyset('title', true),
+};
