@@ -1,0 +1,96 @@
+/**
+ * Checks a response against openapi.yaml: the status is declared for the operation, the content
+ * type is one it declares, the body matches its schema, declared headers match theirs.
+ * Requests outside the contract (unknown routes, undeclared methods) must be 404/405 problems.
+ */
+import type { OpenAPIV3_1 } from 'openapi-types';
+import { createAjv } from '../../src/contract/ajv.ts';
+import { basePathOf, loadSpec } from '../../src/contract/spec.ts';
+
+export const spec = loadSpec();
+export const basePath = basePathOf(spec);
+
+const ajv = createAjv();
+ajv.addSchema(spec as object, 'openapi');
+
+type Route = { template: string; pattern: RegExp; item: OpenAPIV3_1.PathItemObject };
+const routes: Route[] = Object.entries(spec.paths ?? {}).map(([template, item]) => ({
+  template,
+  pattern: new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}/?$`),
+  item: item as OpenAPIV3_1.PathItemObject,
+}));
+
+export type ReceivedResponse = { status: number; headers: Headers; body: unknown; text: string };
+
+const validators = new Map<string, ReturnType<typeof ajv.compile>>();
+function validatorFor(ref: string) {
+  let validate = validators.get(ref);
+  if (!validate) {
+    validate = ajv.compile({ $ref: ref });
+    validators.set(ref, validate);
+  }
+  return validate;
+}
+
+const escape = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
+
+/** Returns the list of ways the response breaks the contract (empty when it conforms). */
+export function contractViolations(method: string, url: string, response: ReceivedResponse): string[] {
+  const lower = method.toLowerCase();
+  if (lower === 'head' || lower === 'options') return [];
+  const pathname = new URL(url, 'http://x').pathname;
+  const relative = pathname.startsWith(basePath) ? pathname.slice(basePath.length) : undefined;
+  const route = relative === undefined ? undefined : routes.find((candidate) => candidate.pattern.test(relative));
+  const operation = route?.item[lower as 'get'] as OpenAPIV3_1.OperationObject | undefined;
+
+  if (!route || !operation) {
+    const expected = route ? 405 : 404;
+    const problems = checkBody('openapi#/components/schemas/Problem', 'application/problem+json', response);
+    if (response.status !== expected) problems.unshift(`expected ${expected} outside the contract, got ${response.status}`);
+    if (expected === 405 && !response.headers.get('allow')) problems.push('405 without an Allow header');
+    return problems;
+  }
+
+  const declared = operation.responses?.[String(response.status)] ?? operation.responses?.default;
+  if (!declared) return [`status ${response.status} is not declared for ${method} ${route.template}`];
+  let responsePointer = `openapi#/paths/${escape(route.template)}/${lower}/responses/${response.status}`;
+  let responseObject = declared as OpenAPIV3_1.ResponseObject & { $ref?: string };
+  if (responseObject.$ref) {
+    responsePointer = `openapi${responseObject.$ref}`;
+    const name = responseObject.$ref.split('/').at(-1)!;
+    responseObject = spec.components!.responses![name] as OpenAPIV3_1.ResponseObject;
+  }
+
+  const problems: string[] = [];
+  const mediaTypes = Object.keys(responseObject.content ?? {});
+  if (mediaTypes.length === 0) {
+    if (response.text !== '') problems.push(`status ${response.status} declares no body but got ${response.text.slice(0, 80)}`);
+  } else {
+    const contentType = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    if (!mediaTypes.includes(contentType)) {
+      problems.push(`content type ${contentType || '(none)'} is not declared (${mediaTypes.join(', ')})`);
+    } else {
+      problems.push(...checkBody(`${responsePointer}/content/${escape(contentType)}/schema`, contentType, response));
+    }
+  }
+  for (const [name, header] of Object.entries(responseObject.headers ?? {})) {
+    const value = response.headers.get(name);
+    if (value === null) continue;
+    const ref = (header as { $ref?: string }).$ref;
+    const schema = ref
+      ? (spec.components!.headers![ref.split('/').at(-1)!] as OpenAPIV3_1.HeaderObject).schema
+      : (header as OpenAPIV3_1.HeaderObject).schema;
+    const typed = (schema as { type?: string })?.type === 'integer' ? Number(value) : value;
+    const validate = ajv.compile(schema as object);
+    if (!validate(typed)) problems.push(`header ${name}: ${ajv.errorsText(validate.errors)}`);
+  }
+  return problems;
+}
+
+function checkBody(schemaRef: string, contentType: string, response: ReceivedResponse): string[] {
+  const actual = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  if (actual !== contentType) return [`content type ${actual || '(none)'} instead of ${contentType}`];
+  const validate = validatorFor(schemaRef);
+  if (validate(response.body)) return [];
+  return [`body does not match ${schemaRef}: ${ajv.errorsText(validate.errors)}; body: ${response.text.slice(0, 300)}`];
+}

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/http/logging.ts';
+import { type RunningService, startService } from '../../src/main.ts';
+import { type ApiClient, createApiClient } from './client.ts';
+import { createTestDatabase } from './database.ts';
+
+export type TestService = {
+  /** The server's origin, e.g. http://127.0.0.1:41234 */
+  origin: string;
+  /** The fresh database this service runs on. */
+  databaseUrl: string;
+  api: ApiClient;
+  stop: () => Promise<void>;
+};
+
+/** The real service (real HTTP, real Koa app, real PostgreSQL) on a fresh database of its own. */
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  let service: RunningService;
+  try {
+    service = await startService(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+  return {
+    origin: service.url,
+    databaseUrl: database.url,
+    api: createApiClient(service.url),
+    stop: async () => {
+      await service.stop();
+      await database.drop();
+    },
+  };
+}
+
+/** One service for the whole test file: started before its tests, stopped after. */
+export function useTestService(env: Record<string, string> = {}): TestService {
+  const holder = {} as TestService;
+  beforeAll(async () => {
+    Object.assign(holder, await startTestService(env));
+  });
+  afterAll(async () => {
+    await holder.stop?.();
+  });
+  return holder;
+}
