@@ -89,6 +89,10 @@ function createBodyReader(bodyLimit: number, jsonMediaTypes: string[]) {
         `Content-Type ${given || '(none)'} is not accepted here; use ${accepted.join(' or ')}`,
       );
     }
+    const charset = ctx.request.charset;
+    if (charset && !/^utf-?8$/i.test(charset)) {
+      throw new AppError('unsupported_media_type', `charset ${charset} is not accepted: JSON bodies are UTF-8`);
+    }
     try {
       await parseJson(ctx, async () => {});
     } catch (error) {

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+
+describe('configuration from the environment', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      PORT: 8080,
+      DB_POOL_SIZE: 20,
+      DB_RETRY_LIMIT: 3,
+      BODY_LIMIT: 65536,
+      SHUTDOWN_TIMEOUT_MS: 10000,
+      LOG_LEVEL: 'info',
+      CORS_ORIGINS: [],
+    });
+    expect(config.DATABASE_URL).toBeUndefined();
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['DB_POOL_SIZE', '0'],
+    ['DB_RETRY_LIMIT', '-1'],
+    ['LOG_LEVEL', 'loud'],
+    ['BODY_LIMIT', '1.5'],
+    ['DATABASE_URL', 'mysql://localhost/db'],
+    ['SHUTDOWN_TIMEOUT_MS', 'soon'],
+  ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}: `));
+  });
+
+  it('splits CORS_ORIGINS on commas and trims them', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example, https://b.example ,' }).CORS_ORIGINS).toEqual([
+      'https://a.example',
+      'https://b.example',
+    ]);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '' }).PORT).toBe(8080);
+  });
+});

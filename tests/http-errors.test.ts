@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { useTestService } from './support/service.ts';
+
+const service = useTestService({ BODY_LIMIT: String(64 * 1024) });
+
+const problemMembers = ['type', 'title', 'status', 'detail', 'instance', 'error', 'timestamp', 'request_id'];
+
+describe('every error is an application/problem+json document', () => {
+  it('an unknown route is a 404 problem', async () => {
+    const response = await service.api.get('/nowhere');
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(Object.keys(response.body)).toEqual(expect.arrayContaining(problemMembers));
+    expect(response.body.instance).toBe('/api/v1/nowhere');
+  });
+
+  it('a path outside the API base path is a 404 problem', async () => {
+    const response = await service.api.request('GET', '/api/v2/sessions');
+    expect(response.status).toBe(404);
+  });
+
+  it('a known path with an undeclared method is a 405 problem with Allow', async () => {
+    const response = await service.api.request('PUT', '/sessions', { json: {} });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')?.split(', ').sort()).toEqual(['GET', 'HEAD', 'POST']);
+    expect(response.body.type).toBe('/problems/method-not-allowed');
+  });
+
+  it('POST on a session is a 405 that allows GET, PATCH and DELETE', async () => {
+    const response = await service.api.request('POST', '/sessions/3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f');
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')?.split(', ').sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH']);
+  });
+
+  it('a body that is not JSON is a 400 malformed-json problem', async () => {
+    const response = await service.api.request('POST', '/sessions', { raw: '{"user_id": "u1",', contentType: 'application/json' });
+    expect(response.status).toBe(400);
+    expect(response.body.type).toBe('/problems/malformed-json');
+  });
+
+  it('a JSON body that is not an object or array is a 400', async () => {
+    const response = await service.api.request('POST', '/sessions', { raw: '"just a string"', contentType: 'application/json' });
+    expect(response.status).toBe(400);
+  });
+
+  it('a JSON array body is a 400 naming the body', async () => {
+    const response = await service.api.post('/sessions', [{ user_id: 'u1' }]);
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ in: 'body', pointer: '', message: 'the request body must be object' }]);
+  });
+
+  it('a missing body is a 400 saying the body is required', async () => {
+    const response = await service.api.request('POST', '/sessions');
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ in: 'body', pointer: '', message: 'the request body is required' }]);
+  });
+
+  it('a body over the 64 KiB limit is a 413 problem', async () => {
+    const title = 'x'.repeat(64 * 1024);
+    const response = await service.api.post('/sessions', { user_id: 'u1', title });
+    expect(response.status).toBe(413);
+    expect(response.body.type).toBe('/problems/payload-too-large');
+  });
+
+  it('a body just under the limit is parsed (and judged by the contract)', async () => {
+    const metadata = { blob: 'x'.repeat(60 * 1024) };
+    const response = await service.api.post('/sessions', { user_id: 'u1', metadata });
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].pointer).toBe('/metadata');
+  });
+
+  it('a body with another media type is a 415 problem', async () => {
+    const response = await service.api.request('POST', '/sessions', { raw: 'user_id=u1', contentType: 'text/plain' });
+    expect(response.status).toBe(415);
+    expect(response.body.detail).toContain('application/json');
+  });
+
+  it('a form-encoded body is a 415 problem', async () => {
+    const response = await service.api.request('POST', '/sessions', {
+      raw: 'user_id=u1',
+      contentType: 'application/x-www-form-urlencoded',
+    });
+    expect(response.status).toBe(415);
+  });
+
+  it('merge-patch+json is accepted only where the contract declares it', async () => {
+    const response = await service.api.post('/sessions', { user_id: 'u1' }, { contentType: 'application/merge-patch+json' });
+    expect(response.status).toBe(415);
+  });
+
+  it('a body without Content-Type is a 415 problem', async () => {
+    const response = await service.api.request('POST', '/sessions', { raw: '{"user_id":"u1"}' });
+    expect(response.status).toBe(415);
+  });
+
+  it('application/json with a charset parameter is accepted', async () => {
+    const response = await service.api.post('/sessions', { user_id: 'u1' }, { contentType: 'application/json; charset=utf-8' });
+    expect(response.status).toBe(201);
+  });
+
+  it('an unsupported charset is a 415 problem', async () => {
+    const response = await service.api.post('/sessions', { user_id: 'u1' }, { contentType: 'application/json; charset=klingon' });
+    expect(response.status).toBe(415);
+  });
+
+  it('validation problems list every invalid field, not only the first', async () => {
+    const response = await service.api.post('/sessions', { user_id: '', status: 'gone', extra: 1 });
+    expect(response.status).toBe(400);
+    expect(response.body.errors.map((error: { pointer: string }) => error.pointer).sort()).toEqual([
+      '/extra',
+      '/status',
+      '/user_id',
+    ]);
+    expect(response.body.detail).toContain('(and 2 more)');
+  });
+});
+
+describe('X-Request-Id', () => {
+  it('echoes a valid request id on the response and in problems', async () => {
+    const response = await service.api.get('/nowhere', { headers: { 'X-Request-Id': 'trace-abc.123' } });
+    expect(response.headers.get('x-request-id')).toBe('trace-abc.123');
+    expect(response.body.request_id).toBe('trace-abc.123');
+  });
+
+  it('replaces an id longer than 128 characters with a generated one', async () => {
+    const response = await service.api.get('/health/live', { headers: { 'X-Request-Id': 'a'.repeat(129) } });
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('replaces an id with spaces or non-ASCII characters with a generated one', async () => {
+    const response = await service.api.get('/health/live', { headers: { 'X-Request-Id': 'has space' } });
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('generates an id when none is sent', async () => {
+    const response = await service.api.get('/health/live');
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('CORS', () => {
+  it('sends no CORS headers when CORS_ORIGINS is empty', async () => {
+    const response = await service.api.get('/health/live', { headers: { Origin: 'https://app.example' } });
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
