@@ -64,6 +64,11 @@ export interface paths {
          * Create a session
          * @description Creates a session for `user_id`. `title` is trimmed; `status` defaults to `active` and
          *     `metadata` to `{}`. Answers with the session, its URL in `Location` and its `ETag`.
+         *
+         *     With an `Idempotency-Key`, retrying is safe: for 24 hours the same key with the same body
+         *     replays the first response (same status, body, `ETag` and `Location`, plus
+         *     `Idempotent-Replayed: true`) and creates nothing. The same key with another body is a
+         *     422; the same key while its first request is still running is a 409 (retry shortly).
          */
         post: operations["createSession"];
         delete?: never;
@@ -87,7 +92,8 @@ export interface paths {
         };
         /**
          * Get a session
-         * @description Returns the session, soft-deleted ones included (with `is_active=false`).
+         * @description Returns the session, soft-deleted ones included (with `is_active=false`). With
+         *     `If-None-Match` holding its current ETag (or `*`), answers 304 with no body.
          */
         get: operations["getSession"];
         put?: never;
@@ -95,7 +101,8 @@ export interface paths {
         /**
          * Delete a session
          * @description Soft-deletes the session (`is_active=false`); deleting a soft-deleted session again is
-         *     still a 204. With `hard=true` the session is removed for good.
+         *     still a 204. With `hard=true` the session is removed for good. With `If-Match`, deletes
+         *     only if the session still has that ETag (else 412).
          */
         delete: operations["deleteSession"];
         options?: never;
@@ -106,6 +113,11 @@ export interface paths {
          *     `metadata` merges key by key (recursively); a `null` value removes a key, and
          *     `metadata: null` empties it. The limits on metadata apply to the merged result.
          *     `is_active: true` restores a soft-deleted session. An empty patch is a 400.
+         *
+         *     Concurrent patches without `If-Match` are applied one after the other, each to the
+         *     result of the previous: patches of different metadata keys all land. With `If-Match`,
+         *     the patch applies only if the session still has that ETag (else 412), checked and
+         *     written atomically.
          */
         patch: operations["updateSession"];
         trace?: never;
@@ -282,6 +294,38 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The session's ETag is not one given in `If-Match`. */
+        PreconditionFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A request with this Idempotency-Key is still being processed; retry shortly. */
+        IdempotencyConflict: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description This Idempotency-Key was used with a different request body. */
+        IdempotencyKeyReused: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is larger than the server accepts. */
         PayloadTooLarge: {
             headers: {
@@ -330,6 +374,23 @@ export interface components {
          * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
          */
         SessionId: components["schemas"]["SessionIdValue"];
+        /**
+         * @description ETags (or `*`) the client already has; a match answers 304.
+         * @example "3"
+         */
+        IfNoneMatch: string;
+        /**
+         * @description Apply only if the session's current ETag is one of these (strong comparison; a weak
+         *     `W/` tag never matches), or exists at all for `*`; else 412.
+         * @example "3"
+         */
+        IfMatch: string;
+        /**
+         * @description 1–255 visible ASCII characters chosen by the client (a UUID is a good choice) that make a
+         *     retried create safe for 24 hours.
+         * @example 7c4f9a9e-2f7b-4b8e-9a51-0d3c1e5a2b6f
+         */
+        IdempotencyKey: string;
     };
     requestBodies: never;
     headers: {
@@ -484,7 +545,14 @@ export interface operations {
     createSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description 1–255 visible ASCII characters chosen by the client (a UUID is a good choice) that make a
+                 *     retried create safe for 24 hours.
+                 * @example 7c4f9a9e-2f7b-4b8e-9a51-0d3c1e5a2b6f
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -500,6 +568,8 @@ export interface operations {
                     "X-Request-Id": components["headers"]["XRequestId"];
                     Location: components["headers"]["Location"];
                     ETag: components["headers"]["ETag"];
+                    /** @description `true` when this response replays the first response to the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -507,8 +577,10 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -516,7 +588,13 @@ export interface operations {
     getSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description ETags (or `*`) the client already has; a match answers 304.
+                 * @example "3"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The session's id.
@@ -539,6 +617,15 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
+            /** @description The session has not changed since the ETag given in `If-None-Match`. */
+            304: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
@@ -551,7 +638,14 @@ export interface operations {
                 /** @description Remove the session for good instead of soft-deleting it. */
                 hard?: boolean;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Apply only if the session's current ETag is one of these (strong comparison; a weak
+                 *     `W/` tag never matches), or exists at all for `*`; else 412.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The session's id.
@@ -573,6 +667,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -580,7 +675,14 @@ export interface operations {
     updateSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Apply only if the session's current ETag is one of these (strong comparison; a weak
+                 *     `W/` tag never matches), or exists at all for `*`; else 412.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The session's id.
@@ -610,6 +712,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];

@@ -7,6 +7,7 @@ import { createContractRouter, unroutedRequests } from './contract/dispatch.ts';
 import { basePathOf, loadSpec } from './contract/spec.ts';
 import { bodyFieldValidator } from './contract/validation.ts';
 import { createHealthHandlers } from './health.ts';
+import { createIdempotencyStore } from './idempotency/store.ts';
 import { requestLogging } from './http/logging.ts';
 import { problems } from './http/problems.ts';
 import { requestId } from './http/request-id.ts';
@@ -34,10 +35,11 @@ export async function createApp({ config, pool, logger, cursorSecret, version }:
     ...metadataErrors(metadata),
   ];
   const sessions = createSessionService(pool, createCursorCodec(cursorSecret), checkMetadata);
+  const idempotency = createIdempotencyStore(pool, { waitMs: config.IDEMPOTENCY_WAIT_MS });
 
   const router = await createContractRouter({
     spec,
-    handlers: { ...createHealthHandlers(pool, version), ...createSessionHandlers(sessions, basePath) },
+    handlers: { ...createHealthHandlers(pool, version), ...createSessionHandlers(sessions, idempotency, basePath) },
     bodyLimit: config.BODY_LIMIT,
     normalizeBody: { createSession: trimTitle, updateSession: trimTitle },
   });

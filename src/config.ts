@@ -23,6 +23,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: boundedInt(1, 10 * 1024 * 1024, 64 * 1024),
   SHUTDOWN_TIMEOUT_MS: boundedInt(0, 600_000, 10_000),
+  // How long a keyed create waits for a concurrent one with the same key before answering 409.
+  IDEMPOTENCY_WAIT_MS: boundedInt(0, 60_000, 5_000),
   // Signs list cursors. Unset: a random secret kept in the database, shared by every instance.
   CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   // Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset.

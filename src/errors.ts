@@ -9,8 +9,11 @@ export type ErrorKind =
   | 'not_found'
   | 'route_not_found'
   | 'method_not_allowed'
+  | 'idempotency_in_progress'
+  | 'precondition_failed'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'idempotency_key_reused'
   | 'service_unavailable'
   | 'internal_error';
 

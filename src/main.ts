@@ -8,6 +8,7 @@ import { migrate } from './db/migrate.ts';
 import { createDatabasePool } from './db/pool.ts';
 import { loadSecret } from './db/secrets.ts';
 import { createLogger } from './http/logging.ts';
+import { createIdempotencyStore, purgeExpiredKeysPeriodically } from './idempotency/store.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -32,6 +33,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     const pool = await createDatabasePool(databaseUrl, config);
     const cursorSecret = config.CURSOR_SECRET ? Buffer.from(config.CURSOR_SECRET) : await loadSecret(pool, 'cursor');
     const app = await createApp({ config, pool, logger, cursorSecret, version });
+    const stopPurging = purgeExpiredKeysPeriodically(
+      createIdempotencyStore(pool, { waitMs: 0 }),
+      10 * 60_000,
+      (error) => logger.warn({ err: error }, 'purging expired idempotency keys failed'),
+    );
     const server = app.listen(config.PORT, config.HOST);
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     const address = server.address();
@@ -39,6 +45,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
 
     const stop = async () => {
+      stopPurging();
       await closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
       await pool.end();
       await embedded?.stop();

@@ -41,22 +41,24 @@ export async function createContractRouter({ spec, handlers, bodyLimit, normaliz
     const validators = api.validator.getRequestValidatorsForOperation(operationId) as Validator[];
     const handler = handlers[operationId] as (request: unknown) => Promise<Reply>;
     const normalize = normalizeBody[operationId];
+    const headerNames = (operation.parameters ?? [])
+      .map((parameter) => parameter as OpenAPIV3_1.ParameterObject)
+      .filter((parameter) => parameter.in === 'header')
+      .map((parameter) => parameter.name);
 
     router[operation.method as 'get'](route.replace(/\{(\w+)\}/g, ':$1'), async (ctx: Context) => {
       ctx.state.operationId = operationId;
       ctx.state.route = route;
       const body = operation.requestBody ? await readBody(ctx, operation) : undefined;
       if (body !== undefined) normalize?.(body);
-      const request = {
-        path: { ...ctx.params },
-        query: qs.parse(ctx.querystring),
-        headers: { ...ctx.headers },
-        body,
-      };
-      const input = { path: request.path, query: request.query, header: request.headers, requestBody: body };
+      const input = { path: { ...ctx.params }, query: qs.parse(ctx.querystring), header: { ...ctx.headers }, requestBody: body };
       const errors = validators.flatMap((validate) => (validate(input) ? [] : (validate.errors ?? [])));
       if (errors.length) throw validationFailed(toFieldErrors(errors, readOnlyFields));
-      send(ctx, await handler(request));
+      // Handlers see the declared header parameters under their declared names.
+      const headers = Object.fromEntries(
+        headerNames.map((name) => [name, input.header[name.toLowerCase()]]).filter(([, value]) => value !== undefined),
+      );
+      send(ctx, await handler({ path: input.path, query: input.query, headers, body }));
     });
   }
   return router;

@@ -24,7 +24,10 @@ const locations: Record<string, FieldError['in']> = {
   header: 'header',
 };
 
-/** Turns ajv's errors into `errors[]` entries that name the field and say what is wrong. */
+/**
+ * Turns ajv's errors into `errors[]` entries that name the field and say what is wrong: one entry
+ * per invalid input (the first rule it breaks), as the contract promises.
+ */
 export function toFieldErrors(errors: ErrorObject[], readOnlyFields: ReadonlySet<string>): FieldError[] {
   const seen = new Map<string, FieldError>();
   for (const error of errors) {
@@ -32,8 +35,8 @@ export function toFieldErrors(errors: ErrorObject[], readOnlyFields: ReadonlySet
     const field = locate(error);
     if (!field) continue;
     const message = `${field.name} ${describe(error, field, readOnlyFields)}`;
-    const entry: FieldError = { in: field.in, pointer: field.pointer, message };
-    seen.set(`${entry.in} ${entry.pointer} ${message}`, entry);
+    const where = `${field.in} ${field.pointer}`;
+    if (!seen.has(where)) seen.set(where, { in: field.in, pointer: field.pointer, message });
   }
   return [...seen.values()];
 }

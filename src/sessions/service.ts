@@ -1,13 +1,14 @@
 import { type CommonQueryMethods, type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import type { ContractRequest, Schemas } from '../contract/types.ts';
-import { type FieldError, notFound, validationFailed } from '../errors.ts';
+import { AppError, type FieldError, notFound, validationFailed } from '../errors.ts';
 import type { CursorCodec, CursorPosition } from './cursor.ts';
+import { etagOf, type Precondition, satisfies } from './etag.ts';
 import { isJsonObject, mergePatch } from './rules.ts';
 
 type Session = Schemas['Session'];
 type ListQuery = ContractRequest<'listSessions'>['query'];
-export type SessionWithEtag = { session: Session; etag: string };
+export type SessionWithEtag = { session: Session; etag: string; version: number };
 export type SessionPage = Schemas['SessionList'];
 
 const sessionRow = z
@@ -25,7 +26,8 @@ const sessionRow = z
   })
   .transform(({ version, created_at, updated_at, ...session }) => ({
     session: { ...session, created_at: new Date(created_at).toISOString(), updated_at: new Date(updated_at).toISOString() },
-    etag: `"${version}"`,
+    etag: etagOf(version),
+    version,
   }));
 
 const columns = sql.fragment`id, user_id, title, status, is_active, metadata, created_at, updated_at, version`;
@@ -37,8 +39,9 @@ type MetadataCheck = (metadata: Record<string, unknown>) => FieldError[];
 
 export function createSessionService(pool: DatabasePool, cursors: CursorCodec, checkMetadata: MetadataCheck) {
   return {
-    async create(input: Schemas['SessionCreate']): Promise<SessionWithEtag> {
-      return pool.one(sql.type(sessionRow)`
+    /** `db` is a transaction when the create must commit with something else (idempotency keys). */
+    async create(input: Schemas['SessionCreate'], db: CommonQueryMethods = pool): Promise<SessionWithEtag> {
+      return db.one(sql.type(sessionRow)`
         INSERT INTO chat_sessions (user_id, title, status, metadata)
         VALUES (
           ${input.user_id},
@@ -54,44 +57,54 @@ export function createSessionService(pool: DatabasePool, cursors: CursorCodec, c
       return found ?? missing(id);
     },
 
-    async update(id: string, patch: Schemas['SessionPatch']): Promise<SessionWithEtag> {
+    async update(id: string, patch: Schemas['SessionPatch'], precondition?: Precondition): Promise<SessionWithEtag> {
       const assignments = [
         patch.title !== undefined && sql.fragment`title = ${patch.title}`,
         patch.status !== undefined && sql.fragment`status = ${patch.status}`,
         patch.is_active !== undefined && sql.fragment`is_active = ${patch.is_active}`,
       ].filter((fragment) => fragment !== false);
 
-      if (patch.metadata === undefined) return (await updateRow(pool, id, assignments)) ?? missing(id);
+      if (patch.metadata === undefined) {
+        // The precondition is part of the UPDATE's WHERE: checked and written atomically.
+        const updated = await updateRow(pool, id, assignments, precondition);
+        return updated ?? explainMiss(pool, id);
+      }
 
       // Merging metadata reads the current value: lock the row so concurrent merges all land.
       return pool.transaction(async (transaction) => {
         const current = await transaction.maybeOne(sql.type(sessionRow)`
           SELECT ${columns} FROM chat_sessions WHERE id = ${id} FOR UPDATE`);
         if (!current) return missing(id);
-        const metadata = mergePatch(current.session.metadata, patch.metadata ?? {}) as Record<string, unknown>;
+        if (!satisfies(precondition, current.version)) throw preconditionFailed(current.etag);
+        // `metadata: null` resets it to the empty object it defaults to.
+        const metadata = (patch.metadata === null ? {} : mergePatch(current.session.metadata, patch.metadata)) as Record<
+          string,
+          unknown
+        >;
         const problems = checkMetadata(metadata);
         if (problems.length) throw validationFailed(problems);
-        const updated = await updateRow(transaction, id, [...assignments, sql.fragment`metadata = ${sql.jsonb(metadata as never)}`]);
-        return updated ?? missing(id);
+        const metadataAssignment = sql.fragment`metadata = ${sql.jsonb(metadata as never)}`;
+        return (await updateRow(transaction, id, [...assignments, metadataAssignment])) ?? missing(id);
       });
     },
 
     /** Soft delete is idempotent: deleting a deleted session changes nothing and succeeds. */
-    async softDelete(id: string): Promise<void> {
-      const found = await pool.oneFirst(sql.type(z.object({ found: z.boolean() }))`
-        WITH deleted AS (
-          UPDATE chat_sessions SET is_active = false, ${touched}
-          WHERE id = ${id} AND is_active
-          RETURNING id
-        )
-        SELECT EXISTS (SELECT FROM deleted) OR EXISTS (SELECT FROM chat_sessions WHERE id = ${id}) AS found`);
-      if (!found) missing(id);
+    async softDelete(id: string, precondition?: Precondition): Promise<void> {
+      const deleted = await pool.maybeOne(sql.type(z.object({ id: z.string() }))`
+        UPDATE chat_sessions SET is_active = false, ${touched}
+        WHERE id = ${id} AND is_active AND ${versionMatches(precondition)}
+        RETURNING id`);
+      if (deleted) return;
+      const current = await currentVersion(pool, id);
+      if (!current) return missing(id);
+      if (!satisfies(precondition, current.version)) throw preconditionFailed(etagOf(current.version));
+      // Already soft-deleted (by us, earlier, or by a concurrent request): nothing to do.
     },
 
-    async hardDelete(id: string): Promise<void> {
+    async hardDelete(id: string, precondition?: Precondition): Promise<void> {
       const deleted = await pool.maybeOne(sql.type(z.object({ id: z.string() }))`
-        DELETE FROM chat_sessions WHERE id = ${id} RETURNING id`);
-      if (!deleted) missing(id);
+        DELETE FROM chat_sessions WHERE id = ${id} AND ${versionMatches(precondition)} RETURNING id`);
+      if (!deleted) await explainMiss(pool, id);
     },
 
     async list(query: ListQuery): Promise<SessionPage> {
@@ -128,12 +141,38 @@ function missing(id: string): never {
   throw notFound(`No session with id ${id}`);
 }
 
-async function updateRow(db: CommonQueryMethods, id: string, assignments: ReturnType<typeof sql.fragment>[]) {
-  const found = await db.maybeOne(sql.type(sessionRow)`
+async function updateRow(
+  db: CommonQueryMethods,
+  id: string,
+  assignments: ReturnType<typeof sql.fragment>[],
+  precondition?: Precondition,
+) {
+  return db.maybeOne(sql.type(sessionRow)`
     UPDATE chat_sessions SET ${sql.join([...assignments, touched], sql.fragment`, `)}
-    WHERE id = ${id}
+    WHERE id = ${id} AND ${versionMatches(precondition)}
     RETURNING ${columns}`);
-  return found;
+}
+
+function versionMatches(precondition: Precondition | undefined) {
+  if (!precondition || precondition.any) return sql.fragment`TRUE`;
+  return sql.fragment`version = ANY(${sql.array(precondition.versions, 'int4')})`;
+}
+
+async function currentVersion(db: CommonQueryMethods, id: string) {
+  return db.maybeOne(sql.type(z.object({ version: z.number() }))`SELECT version FROM chat_sessions WHERE id = ${id}`);
+}
+
+/** A write touched nothing: the session is gone (404), or its ETag failed the precondition (412). */
+async function explainMiss(db: CommonQueryMethods, id: string): Promise<never> {
+  const current = await currentVersion(db, id);
+  if (!current) return missing(id);
+  throw preconditionFailed(etagOf(current.version));
+}
+
+function preconditionFailed(currentEtag: string): AppError {
+  return new AppError('precondition_failed', `The session has changed: its ETag is now ${currentEtag}`, {
+    headers: { ETag: currentEtag },
+  });
 }
 
 async function countMatching(pool: DatabasePool, filters: ReturnType<typeof sql.fragment>[]): Promise<number> {
@@ -174,13 +213,13 @@ function filtersOf(query: ListQuery) {
   ].filter((fragment) => fragment !== false);
 }
 
-/** An RFC 3339 instant as PostgreSQL reads it; years before 1 AD mean "since forever". */
+/**
+ * An RFC 3339 instant, handed to PostgreSQL as written (it keeps sub-millisecond digits and reads
+ * a leap second as the next minute's first). PostgreSQL has no year 0: it means "since forever".
+ */
 function instant(value: string | undefined): string | null {
   if (value === undefined) return null;
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) return null;
-  if (date.getUTCFullYear() < 1) return '-infinity';
-  return date.toISOString();
+  return value.startsWith('0000') ? '-infinity' : value;
 }
 
 function escapeLike(text: string): string {

@@ -17,29 +17,26 @@ export type TestService = {
 /** The real service (real HTTP, real Koa app, real PostgreSQL) on a fresh database of its own. */
 export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
   const database = await createTestDatabase();
+  try {
+    const service = await startInstance(database.url, env);
+    return { ...service, stop: async () => { await service.stop(); await database.drop(); } };
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+}
+
+/** One more instance of the service on an existing database (instances share nothing else). */
+export async function startInstance(databaseUrl: string, env: Record<string, string> = {}): Promise<TestService> {
   const config = loadConfig({
-    DATABASE_URL: database.url,
+    DATABASE_URL: databaseUrl,
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'silent',
     ...env,
   });
-  let service: RunningService;
-  try {
-    service = await startService(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
-  } catch (error) {
-    await database.drop();
-    throw error;
-  }
-  return {
-    origin: service.url,
-    databaseUrl: database.url,
-    api: createApiClient(service.url),
-    stop: async () => {
-      await service.stop();
-      await database.drop();
-    },
-  };
+  const service: RunningService = await startService(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  return { origin: service.url, databaseUrl, api: createApiClient(service.url), stop: service.stop };
 }
 
 /** One service for the whole test file: started before its tests, stopped after. */
