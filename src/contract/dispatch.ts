@@ -79,6 +79,8 @@ function createBodyReader(bodyLimit: number, jsonMediaTypes: string[]) {
     extendTypes: { json: jsonMediaTypes },
     jsonLimit: `${bodyLimit}b`,
     strict: true,
+    // JSON.parse makes "__proto__" an ordinary own key: keep it as data, like any other key.
+    ...{ onProtoPoisoning: 'ignore' },
   });
   return async function readBody(ctx: Context, operation: Operation): Promise<unknown> {
     const hasBody = Number(ctx.get('Content-Length') || 0) > 0 || ctx.get('Transfer-Encoding') !== '';

@@ -2,7 +2,7 @@ import type { Handlers } from '../contract/types.ts';
 import { type FieldError, validationFailed } from '../errors.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { noneMatch, preconditionOf } from './etag.ts';
-import { metadataErrors } from './rules.ts';
+import { metadataErrors, unstorableValues } from './rules.ts';
 import type { SessionService } from './service.ts';
 
 type SessionHandlers = Pick<Handlers, 'createSession' | 'getSession' | 'listSessions' | 'updateSession' | 'deleteSession'>;
@@ -38,6 +38,8 @@ export function createSessionHandlers(sessions: SessionService, idempotency: Ide
     },
 
     async updateSession({ path, body, headers }) {
+      // Even keys the patch removes must be storable text (the merged result is checked later).
+      assertValid(unstorableValues(body.metadata, '/metadata'));
       const { session, etag } = await sessions.update(path.id, body, preconditionOf(headers['If-Match']));
       return { status: 200, body: session, headers: { ETag: etag } };
     },

@@ -23,39 +23,47 @@ export function trimTitle(body: unknown): void {
  * store (NUL, unpaired surrogates) or numbers JSON cannot carry back.
  */
 export function metadataErrors(metadata: JsonObject, pointer = '/metadata'): FieldError[] {
-  const errors: FieldError[] = [];
-  const fail = (at: string, message: string) => errors.push({ in: 'body', pointer: at, message });
-
   const bytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
-  if (bytes > METADATA_MAX_BYTES) {
-    fail(pointer, `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON (it is ${bytes})`);
-  }
-  walk(metadata, pointer, 1, (at, issue) => fail(at, issue));
-  return errors;
+  const tooLarge: FieldError[] =
+    bytes > METADATA_MAX_BYTES
+      ? [{ in: 'body', pointer, message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON (it is ${bytes})` }]
+      : [];
+  return [...tooLarge, ...contentErrors(metadata, pointer, METADATA_MAX_DEPTH)];
 }
 
-function walk(value: unknown, at: string, depth: number, fail: (at: string, message: string) => void): void {
-  const name = (at.split('/').at(-1) ?? '').replaceAll('~1', '/').replaceAll('~0', '~');
-  if (typeof value === 'string') {
-    if (!isStorable(value)) fail(at, `${name} must not contain NUL characters or unpaired surrogates`);
-    return;
-  }
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) fail(at, `${name} must be a finite number`);
-    return;
-  }
-  if (typeof value !== 'object' || value === null) return;
-  if (depth > METADATA_MAX_DEPTH) {
-    fail(at, `metadata must be nested at most ${METADATA_MAX_DEPTH} levels deep`);
-    return;
-  }
-  for (const [key, child] of Object.entries(value)) {
-    const childAt = `${at}/${escapePointer(key)}`;
-    if (!Array.isArray(value) && !isStorable(key)) {
-      fail(childAt, 'metadata keys must not contain NUL characters or unpaired surrogates');
+/** The strings and numbers of a JSON value that PostgreSQL or JSON cannot keep, wherever they are. */
+export function unstorableValues(value: unknown, pointer: string): FieldError[] {
+  return contentErrors(value, pointer, Infinity);
+}
+
+function contentErrors(root: unknown, rootPointer: string, maxDepth: number): FieldError[] {
+  const errors: FieldError[] = [];
+  const fail = (at: string, message: string) => errors.push({ in: 'body', pointer: at, message });
+  const walk = (value: unknown, at: string, depth: number): void => {
+    const name = (at.split('/').at(-1) ?? '').replaceAll('~1', '/').replaceAll('~0', '~');
+    if (typeof value === 'string') {
+      if (!isStorable(value)) fail(at, `${name} must not contain NUL characters or unpaired surrogates`);
+      return;
     }
-    walk(child, childAt, depth + 1, fail);
-  }
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) fail(at, `${name} must be a finite number`);
+      return;
+    }
+    if (typeof value !== 'object' || value === null) return;
+    if (depth > maxDepth) {
+      fail(at, `metadata must be nested at most ${maxDepth} levels deep`);
+      return;
+    }
+    for (const [key, child] of Object.entries(value)) {
+      const childAt = `${at}/${escapePointer(key)}`;
+      if (!Array.isArray(value) && !isStorable(key)) {
+        fail(childAt, 'keys must not contain NUL characters or unpaired surrogates');
+      }
+      walk(child, childAt, depth + 1);
+    }
+  };
+  walk(root, rootPointer, 1);
+  return errors;
 }
 
 function isStorable(text: string): boolean {
