@@ -191,35 +191,39 @@ function bindingOf(query: ListQuery) {
     status: query.status ? [...new Set(query.status)].sort() : null,
     include_deleted: query.include_deleted ?? false,
     q: query.q ?? null,
-    created_after: instant(query.created_after),
-    created_before: instant(query.created_before),
+    created_after: query.created_after ?? null,
+    created_before: query.created_before ?? null,
     metadata: query.metadata ? Object.entries(query.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : null,
   };
 }
 
 function filtersOf(query: ListQuery) {
-  const created_after = instant(query.created_after);
-  const created_before = instant(query.created_before);
+  const after = query.created_after === undefined ? undefined : instant(query.created_after);
+  const before = query.created_before === undefined ? undefined : instant(query.created_before);
   return [
     query.user_id !== undefined && sql.fragment`user_id = ${query.user_id}`,
     query.status !== undefined && sql.fragment`status = ANY(${sql.array(query.status, 'text')})`,
     !query.include_deleted && sql.fragment`is_active`,
     query.q !== undefined && sql.fragment`title ILIKE ${`%${escapeLike(query.q)}%`} ESCAPE '\\'`,
-    created_after !== null && sql.fragment`created_at > ${created_after}::timestamptz`,
-    created_before !== null && sql.fragment`created_at < ${created_before}::timestamptz`,
+    after && sql.fragment`created_at > ${after.floor}::timestamptz`,
+    // Below the bound's microsecond, a millisecond created_at is below the bound itself.
+    before && (before.exact ? sql.fragment`created_at < ${before.floor}::timestamptz` : sql.fragment`created_at <= ${before.floor}::timestamptz`),
     query.metadata !== undefined &&
       Object.keys(query.metadata).length > 0 &&
       sql.fragment`metadata @> ${sql.jsonb(query.metadata)}`,
-  ].filter((fragment) => fragment !== false);
+  ].filter((fragment) => fragment !== false && fragment !== undefined);
 }
 
 /**
- * An RFC 3339 instant, handed to PostgreSQL as written (it keeps sub-millisecond digits and reads
- * a leap second as the next minute's first). PostgreSQL has no year 0: it means "since forever".
+ * An RFC 3339 instant as PostgreSQL reads it, floored to the microsecond (PostgreSQL would round
+ * extra digits, possibly up): `exact` says whether nothing was cut. Leap seconds are PostgreSQL's
+ * to read (the next minute's first); it has no year 0, which means "since forever" here.
  */
-function instant(value: string | undefined): string | null {
-  if (value === undefined) return null;
-  return value.startsWith('0000') ? '-infinity' : value;
+function instant(value: string): { floor: string; exact: boolean } {
+  if (value.startsWith('0000')) return { floor: '-infinity', exact: true };
+  const [, head, fraction = '', zone] = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(value) ?? [];
+  if (head === undefined || fraction.length <= 6) return { floor: value, exact: true };
+  return { floor: `${head}.${fraction.slice(0, 6)}${zone}`, exact: /^0*$/.test(fraction.slice(6)) };
 }
 
 function escapeLike(text: string): string {
