@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { useTestService } from './support/service.ts';
+import { problemMembers } from './support/problems.ts';
 
 const service = useTestService({ BODY_LIMIT: String(64 * 1024) });
 
-const problemMembers = ['type', 'title', 'status', 'detail', 'instance', 'error', 'timestamp', 'request_id'];
 
 describe('every error is an application/problem+json document', () => {
   it('an unknown route is a 404 problem', async () => {

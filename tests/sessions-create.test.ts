@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { ApiResponse } from './support/client.ts';
 import { withClient } from './support/database.ts';
 import { useTestService } from './support/service.ts';
+import { expectInvalid, type FieldError, problemMembers } from './support/problems.ts';
 
 const service = useTestService();
 
-type FieldError = { in: string; pointer: string; message: string };
-
-const problemMembers = ['type', 'title', 'status', 'detail', 'instance', 'error', 'timestamp', 'request_id'];
 const rfc3339Utc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 /** A user id of its own for each test, so that counts in the database belong to that test. */
@@ -20,19 +17,6 @@ const create = (body: unknown, headers?: Record<string, string>) =>
 /** Sends JSON text exactly as written, e.g. with `\u0000` or `\ud800` escapes in it. */
 const createRaw = (text: string, headers: Record<string, string> = {}) =>
   service.api.post('/sessions', undefined, { raw: text, contentType: 'application/json', headers });
-
-/** A 400 validation problem whose errors[] name exactly this one input (and, if given, say this). */
-function expectInvalid(response: ApiResponse, field: { in: FieldError['in']; pointer: string; message?: RegExp }) {
-  expect(response.status, response.text).toBe(400);
-  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(response.body.type).toBe('/problems/validation-failed');
-  const errors = response.body.errors as FieldError[];
-  expect([...new Set(errors.map((error) => `${error.in} ${error.pointer}`))]).toEqual([`${field.in} ${field.pointer}`]);
-  if (field.message) {
-    for (const error of errors) expect(error.message).toMatch(field.message);
-  }
-  expect(response.body.detail).toEqual(expect.any(String));
-}
 
 async function rowCount(where: string, params: unknown[]): Promise<number> {
   return withClient(service.databaseUrl, async (client) => {

@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { ApiResponse } from './support/client.ts';
 import { withClient } from './support/database.ts';
 import { useTestService } from './support/service.ts';
+import { expectInvalid, problemMembers } from './support/problems.ts';
 
 const service = useTestService();
 
-type FieldError = { in: string; pointer: string; message: string };
-
-const problemMembers = ['type', 'title', 'status', 'detail', 'instance', 'error', 'timestamp', 'request_id'];
 
 async function createSession(body: Record<string, unknown> = {}) {
   const response = await service.api.post('/sessions', { user_id: `deleter_${randomUUID()}`, ...body });
@@ -24,15 +21,6 @@ async function storedRow(id: string) {
     const result = await client.query('SELECT is_active, updated_at, created_at FROM chat_sessions WHERE id = $1', [id]);
     return result.rows[0] as { is_active: boolean; updated_at: Date; created_at: Date } | undefined;
   });
-}
-
-/** A 400 validation problem whose errors[] name exactly this one input. */
-function expectInvalid(response: ApiResponse, field: { in: FieldError['in']; pointer: string }) {
-  expect(response.status, response.text).toBe(400);
-  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(response.body.type).toBe('/problems/validation-failed');
-  const errors = response.body.errors as FieldError[];
-  expect([...new Set(errors.map((error) => `${error.in} ${error.pointer}`))]).toEqual([`${field.in} ${field.pointer}`]);
 }
 
 describe('DELETE /sessions/{id}: soft delete (the default)', () => {

@@ -1,32 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { ApiResponse } from './support/client.ts';
 import { withClient } from './support/database.ts';
 import { useTestService } from './support/service.ts';
+import { expectInvalid, problemMembers } from './support/problems.ts';
 
 const service = useTestService();
 
-type FieldError = { in: string; pointer: string; message: string };
-
-const problemMembers = ['type', 'title', 'status', 'detail', 'instance', 'error', 'timestamp', 'request_id'];
 const rfc3339Utc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 async function createSession(body: Record<string, unknown> = {}) {
   const response = await service.api.post('/sessions', { user_id: `reader_${randomUUID()}`, ...body });
   expect(response.status, response.text).toBe(201);
   return response;
-}
-
-/** A 400 validation problem whose errors[] name exactly this one input. */
-function expectInvalid(response: ApiResponse, field: { in: FieldError['in']; pointer: string; message?: RegExp }) {
-  expect(response.status, response.text).toBe(400);
-  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(response.body.type).toBe('/problems/validation-failed');
-  const errors = response.body.errors as FieldError[];
-  expect([...new Set(errors.map((error) => `${error.in} ${error.pointer}`))]).toEqual([`${field.in} ${field.pointer}`]);
-  if (field.message) {
-    for (const error of errors) expect(error.message).toMatch(field.message);
-  }
 }
 
 describe('GET /sessions/{id}: a session that exists', () => {

@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { ApiResponse } from './support/client.ts';
 import { withClient } from './support/database.ts';
 import { useTestService } from './support/service.ts';
+import { expectInvalid, problemMembers } from './support/problems.ts';
 
 const service = useTestService();
 
-type FieldError = { in: string; pointer: string; message: string };
-
-const problemMembers = ['type', 'title', 'status', 'detail', 'instance', 'error', 'timestamp', 'request_id'];
 
 async function createSession(body: Record<string, unknown> = {}) {
   const response = await service.api.post('/sessions', { user_id: `patcher_${randomUUID()}`, ...body });
@@ -23,18 +20,6 @@ const patch = (id: string, body: unknown, options: { contentType?: string; heade
 /** PATCH with JSON text exactly as written, e.g. with `\u0000` or `\ud800` escapes in it. */
 const patchRaw = (id: string, text: string) =>
   service.api.patch(`/sessions/${id}`, undefined, { raw: text, contentType: 'application/merge-patch+json' });
-
-/** A 400 validation problem whose errors[] name exactly this one input (and, if given, say this). */
-function expectInvalid(response: ApiResponse, field: { in: FieldError['in']; pointer: string; message?: RegExp }) {
-  expect(response.status, response.text).toBe(400);
-  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(response.body.type).toBe('/problems/validation-failed');
-  const errors = response.body.errors as FieldError[];
-  expect([...new Set(errors.map((error) => `${error.in} ${error.pointer}`))]).toEqual([`${field.in} ${field.pointer}`]);
-  if (field.message) {
-    for (const error of errors) expect(error.message).toMatch(field.message);
-  }
-}
 
 const keys = (count: number, prefix = 'key') =>
   Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, index]));
