@@ -6,7 +6,7 @@ export REDOCLY_TELEMETRY := off
 
 INSTALLED := node_modules/.installed
 
-.PHONY: install run test generate check-generated lint typecheck migrate build clean
+.PHONY: install run test generate check-generated lint typecheck migrate build clean bench-dispatch
 
 $(INSTALLED): package.json package-lock.json
 	PATH="$(SYSTEM_PATH)" npm ci --no-audit --no-fund
@@ -37,6 +37,10 @@ lint: check-generated typecheck
 
 migrate: $(INSTALLED)
 	node src/db/migrate.ts
+
+# Routing by @koa/router vs openapi-backend's handleRequest, interleaved, no database.
+bench-dispatch: $(INSTALLED)
+	node bench/dispatch.ts
 
 build: $(INSTALLED)
 	tsc -p tsconfig.build.json

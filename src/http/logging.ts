@@ -40,7 +40,7 @@ function describeFailure(failure: unknown) {
   if (!(failure instanceof Error)) return failure === undefined ? undefined : { message: String(failure) };
   const cause = failure.cause instanceof Error ? failure.cause : undefined;
   return {
-    type: failure.constructor.name,
+    type: failure.name !== 'Error' ? failure.name : failure.constructor.name,
     message: failure.message,
     code: (failure as { code?: unknown }).code ?? (cause as { code?: unknown } | undefined)?.code,
     stack: failure.stack,
