@@ -42,8 +42,11 @@ migrate: $(INSTALLED)
 bench-dispatch: $(INSTALLED)
 	node bench/dispatch.ts
 
+# dist/ runs with `node dist/src/main.js` (it reads the contract and migrations beside it).
 build: $(INSTALLED)
+	rm -rf dist
 	tsc -p tsconfig.build.json
+	cp -r openapi.yaml package.json sql dist/
 
 clean:
 	rm -rf dist test-output node_modules

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, readEnvironment } from '../src/config.ts';
 
 describe('configuration from the environment', () => {
   it('applies the documented defaults', () => {
@@ -38,5 +41,18 @@ describe('configuration from the environment', () => {
 
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '' }).PORT).toBe(8080);
+  });
+
+  it('reads a .env file, and the real environment wins over it', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'env-')), '.env');
+    writeFileSync(file, 'PORT=9001\nLOG_LEVEL=debug\n');
+    process.env.LOG_LEVEL = 'warn';
+    try {
+      const config = loadConfig(readEnvironment(file));
+      expect(config.PORT).toBe(9001);
+      expect(config.LOG_LEVEL).toBe('warn');
+    } finally {
+      delete process.env.LOG_LEVEL;
+    }
   });
 });
