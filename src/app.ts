@@ -6,7 +6,9 @@ import type { Config } from './config.ts';
 import { createContractRouter, unroutedRequests } from './contract/dispatch.ts';
 import { basePathOf, loadSpec } from './contract/spec.ts';
 import { bodyFieldValidator } from './contract/validation.ts';
+import { createRetry } from './db/retry.ts';
 import { createHealthHandlers } from './health.ts';
+import { type Metrics, metricsRouter, observeRequests } from './http/metrics.ts';
 import { createIdempotencyStore } from './idempotency/store.ts';
 import { requestLogging } from './http/logging.ts';
 import { problems } from './http/problems.ts';
@@ -20,13 +22,24 @@ export type AppDependencies = {
   config: Config;
   pool: DatabasePool;
   logger: Logger;
+  metrics: Metrics;
   cursorSecret: Buffer;
   version: string;
+  /** True once shutdown began: answers then close their connection. */
+  isDraining: () => boolean;
 };
 
-export async function createApp({ config, pool, logger, cursorSecret, version }: AppDependencies): Promise<Koa> {
+export async function createApp(dependencies: AppDependencies): Promise<Koa> {
+  const { config, pool, logger, metrics, cursorSecret, version } = dependencies;
   const spec = loadSpec();
   const basePath = basePathOf(spec);
+  const retry = createRetry({
+    limit: config.DB_RETRY_LIMIT,
+    onFailure: (kind, willRetry) => {
+      metrics.databaseErrors.inc({ kind });
+      if (willRetry) metrics.retries.inc({ kind });
+    },
+  });
 
   // Metadata after a merge patch must still satisfy the contract's Metadata schema and the rules beyond it.
   const metadataSchemaErrors = bodyFieldValidator(spec.components!.schemas!.Metadata!, 'metadata');
@@ -34,12 +47,12 @@ export async function createApp({ config, pool, logger, cursorSecret, version }:
     ...metadataSchemaErrors(metadata),
     ...metadataErrors(metadata),
   ];
-  const sessions = createSessionService(pool, createCursorCodec(cursorSecret), checkMetadata);
-  const idempotency = createIdempotencyStore(pool, { waitMs: config.IDEMPOTENCY_WAIT_MS });
+  const sessions = createSessionService(pool, retry, createCursorCodec(cursorSecret), checkMetadata);
+  const idempotency = createIdempotencyStore(pool, retry, { waitMs: config.IDEMPOTENCY_WAIT_MS });
 
   const router = await createContractRouter({
     spec,
-    handlers: { ...createHealthHandlers(pool, version), ...createSessionHandlers(sessions, idempotency, basePath) },
+    handlers: { ...createHealthHandlers(pool, version), ...createSessionHandlers(sessions, idempotency, basePath, () => metrics.idempotentReplays.inc()) },
     bodyLimit: config.BODY_LIMIT,
     normalizeBody: { createSession: trimTitle, updateSession: trimTitle },
   });
@@ -48,11 +61,22 @@ export async function createApp({ config, pool, logger, cursorSecret, version }:
   app.silent = true; // every error is answered and logged by the middleware below
   app.use(requestId);
   app.use(requestLogging(logger));
+  app.use(observeRequests(metrics));
+  app.use(closeConnectionsWhenDraining(dependencies.isDraining));
   if (config.CORS_ORIGINS.length) app.use(corsFor(config.CORS_ORIGINS));
   app.use(problems);
+  app.use(metricsRouter(metrics, pool).routes());
   app.use(router.routes());
   app.use(unroutedRequests(router));
   return app;
+}
+
+function closeConnectionsWhenDraining(isDraining: () => boolean) {
+  return async function drain(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+    await next();
+    // Checked after the handler: requests in flight when shutdown began close their connection too.
+    if (isDraining()) ctx.set('Connection', 'close');
+  };
 }
 
 function corsFor(origins: string[]) {

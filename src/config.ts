@@ -16,6 +16,8 @@ const schema = z.object({
   DB_RETRY_LIMIT: boundedInt(0, 10, 3),
   DB_STATEMENT_TIMEOUT_MS: boundedInt(100, 600_000, 5_000),
   DB_CONNECTION_TIMEOUT_MS: boundedInt(100, 60_000, 3_000),
+  // How long start-up waits for the database before giving up.
+  DB_STARTUP_TIMEOUT_MS: boundedInt(0, 3_600_000, 60_000),
   CORS_ORIGINS: z
     .string()
     .default('')

@@ -6,8 +6,11 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createDatabasePool } from './db/pool.ts';
+import { createRetry } from './db/retry.ts';
 import { loadSecret } from './db/secrets.ts';
+import { waitForDatabase } from './db/wait.ts';
 import { createLogger } from './http/logging.ts';
+import { createMetrics } from './http/metrics.ts';
 import { createIdempotencyStore, purgeExpiredKeysPeriodically } from './idempotency/store.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -28,13 +31,20 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     databaseUrl = embedded.url;
   }
   try {
+    await waitForDatabase(databaseUrl, {
+      timeoutMs: config.DB_STARTUP_TIMEOUT_MS,
+      onRetry: (error, delayMs) =>
+        logger.warn({ err: { message: (error as Error).message }, retry_in_ms: Math.round(delayMs) }, 'waiting for the database'),
+    });
     const applied = await migrate(databaseUrl, (message) => logger.warn({ component: 'migrate' }, message));
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
     const pool = await createDatabasePool(databaseUrl, config);
     const cursorSecret = config.CURSOR_SECRET ? Buffer.from(config.CURSOR_SECRET) : await loadSecret(pool, 'cursor');
-    const app = await createApp({ config, pool, logger, cursorSecret, version });
+    const metrics = createMetrics();
+    let draining = false;
+    const app = await createApp({ config, pool, logger, metrics, cursorSecret, version, isDraining: () => draining });
     const stopPurging = purgeExpiredKeysPeriodically(
-      createIdempotencyStore(pool, { waitMs: 0 }),
+      createIdempotencyStore(pool, createRetry({ limit: config.DB_RETRY_LIMIT }), { waitMs: 0 }),
       10 * 60_000,
       (error) => logger.warn({ err: error }, 'purging expired idempotency keys failed'),
     );
@@ -45,6 +55,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
 
     const stop = async () => {
+      draining = true;
       stopPurging();
       await closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
       await pool.end();
@@ -57,13 +68,19 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   }
 }
 
-/** Stops accepting, lets in-flight requests finish (up to the timeout), then closes what is left. */
+/**
+ * Stops accepting connections and lets in-flight requests finish (up to the timeout, after which
+ * the rest are cut). Kept-alive connections are closed as soon as they fall idle; answers sent
+ * meanwhile say `Connection: close` (see the app's drain middleware).
+ */
 async function closeServer(server: Server, timeoutMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const sweeper = setInterval(() => server.closeIdleConnections(), 25);
+  const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
   server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
   await closed;
-  clearTimeout(timer);
+  clearInterval(sweeper);
+  clearTimeout(deadline);
 }
 
 async function main(): Promise<void> {

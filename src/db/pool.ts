@@ -17,17 +17,24 @@ const parseRowsWithTheirSchema: Interceptor = {
   },
 };
 
+/** Our connections name themselves, so they can be told apart in pg_stat_activity. */
+export const APPLICATION_NAME = 'chat-sessions-api';
+
 export function createDatabasePool(databaseUrl: string, config: Config): Promise<DatabasePool> {
-  return createPool(databaseUrl, {
+  const url = new URL(databaseUrl);
+  if (!url.searchParams.has('application_name')) url.searchParams.set('application_name', APPLICATION_NAME);
+  return createPool(url.toString(), {
     maxPoolSize: config.DB_POOL_SIZE,
     connectionTimeout: config.DB_CONNECTION_TIMEOUT_MS,
     statementTimeout: config.DB_STATEMENT_TIMEOUT_MS,
     idleTimeout: 30_000,
-    // Slonik retries connection failures and SQLSTATE class 40 (deadlock, serialization).
-    connectionRetryLimit: config.DB_RETRY_LIMIT,
-    queryRetryLimit: config.DB_RETRY_LIMIT,
-    transactionRetryLimit: config.DB_RETRY_LIMIT,
+    // Retries are ours (src/db/retry.ts): Slonik's happen at once, with no backoff, and cannot
+    // tell a read from a write.
+    connectionRetryLimit: 0,
+    queryRetryLimit: 0,
+    transactionRetryLimit: 0,
     captureStackTrace: false,
+    tracing: false,
     interceptors: [parseRowsWithTheirSchema],
   });
 }

@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { BackendTerminatedError, ConnectionError, StatementTimeoutError } from 'slonik';
+import { classifyFailure } from '../db/retry.ts';
 import { AppError, type ErrorKind } from '../errors.ts';
 
 const kinds: Record<ErrorKind, { status: number; title: string }> = {
@@ -26,24 +26,18 @@ function typeOf(kind: ErrorKind): string {
 
 export const RETRY_AFTER_SECONDS = 1;
 
-/** Failures that mean "the database is not reachable right now", not "we have a bug". */
-function isDatabaseUnavailable(error: unknown): boolean {
-  return (
-    error instanceof ConnectionError ||
-    error instanceof BackendTerminatedError ||
-    error instanceof StatementTimeoutError
-  );
-}
-
 /** Turns anything thrown by a request into an AppError; unknown failures become internal errors. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
-  if (isDatabaseUnavailable(error)) {
-    return new AppError('service_unavailable', 'The database is unavailable; retry later', {
-      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
-    });
+  const kind = classifyFailure(error);
+  if (kind === 'other') {
+    return new AppError('internal_error', 'An unexpected error occurred; quote the request id when reporting it');
   }
-  return new AppError('internal_error', 'An unexpected error occurred; quote the request id when reporting it');
+  const detail =
+    kind === 'terminated'
+      ? 'The connection to the database was lost: a write may or may not have been applied. Retry it with the same Idempotency-Key or If-Match to be safe'
+      : 'The database is unavailable; retry later';
+  return new AppError('service_unavailable', detail, { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } });
 }
 
 /** The error boundary: every failure leaves as an RFC 9457 problem document. */

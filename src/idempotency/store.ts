@@ -4,6 +4,7 @@ import { type CommonQueryMethods, type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../http/problems.ts';
+import { type Retry, retrying } from '../db/retry.ts';
 
 export type StoredReply = { status: number; headers: Record<string, string>; body: unknown };
 
@@ -27,9 +28,13 @@ type Options = {
  * Runs a create at most once per (scope, key) for 24 hours and replays its response after that.
  * The create and the stored response commit in one transaction: either both exist or neither.
  */
-export function createIdempotencyStore(pool: DatabasePool, { waitMs }: Options) {
+export function createIdempotencyStore(pool: DatabasePool, retry: Retry, { waitMs }: Options) {
+  // Claims are keyed by their owner and reads change nothing: both may be sent again.
+  const repeatable = retrying(pool, retry, true);
+  const writes = retrying(pool, retry, false);
+
   async function claim(scope: string, key: string, fingerprint: string, owner: string): Promise<boolean> {
-    const claimed = await pool.maybeOne(sql.type(z.object({ owner: z.string() }))`
+    const claimed = await repeatable.maybeOne(sql.type(z.object({ owner: z.string() }))`
       INSERT INTO idempotency_keys AS k (scope, key, fingerprint, owner, lease_until)
       VALUES (${scope}, ${key}, ${fingerprint}, ${owner}, now() + ${LEASE})
       ON CONFLICT (scope, key) DO UPDATE
@@ -38,12 +43,13 @@ export function createIdempotencyStore(pool: DatabasePool, { waitMs }: Options) 
         -- An expired key is new again; an abandoned claim on the same request may be taken over.
         WHERE k.expires_at <= now()
            OR (k.response IS NULL AND k.lease_until <= now() AND k.fingerprint = excluded.fingerprint)
+           OR k.owner = excluded.owner -- our own claim, sent again after a lost connection
       RETURNING owner`);
     return claimed?.owner === owner;
   }
 
   async function existing(scope: string, key: string) {
-    return pool.maybeOne(sql.type(keyRow)`
+    return repeatable.maybeOne(sql.type(keyRow)`
       SELECT fingerprint, response FROM idempotency_keys
       WHERE scope = ${scope} AND key = ${key} AND expires_at > now()`);
   }
@@ -65,7 +71,7 @@ export function createIdempotencyStore(pool: DatabasePool, { waitMs }: Options) 
 
   async function runClaimed(scope: string, key: string, owner: string, work: Work): Promise<StoredReply> {
     try {
-      return await pool.transaction(async (transaction) => {
+      return await writes.transaction(async (transaction) => {
         const reply = await work(transaction);
         const stored = await transaction.maybeOne(sql.type(z.object({ key: z.string() }))`
           UPDATE idempotency_keys SET response = ${sql.json(reply as never)}, owner = NULL, lease_until = NULL
@@ -77,7 +83,7 @@ export function createIdempotencyStore(pool: DatabasePool, { waitMs }: Options) 
       });
     } catch (error) {
       // A failed first request must not poison its key: let a retry start afresh.
-      await pool
+      await repeatable
         .query(sql.unsafe`DELETE FROM idempotency_keys WHERE scope = ${scope} AND key = ${key} AND owner = ${owner}`)
         .catch(() => {});
       throw error;
@@ -107,7 +113,7 @@ export function createIdempotencyStore(pool: DatabasePool, { waitMs }: Options) 
     async purgeExpired(): Promise<number> {
       let total = 0;
       for (;;) {
-        const deleted = await pool.oneFirst(sql.type(z.object({ count: z.number() }))`
+        const deleted = await repeatable.oneFirst(sql.type(z.object({ count: z.number() }))`
           WITH expired AS (
             DELETE FROM idempotency_keys WHERE ctid IN (
               SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT 1000)

@@ -8,7 +8,12 @@ import type { SessionService } from './service.ts';
 type SessionHandlers = Pick<Handlers, 'createSession' | 'getSession' | 'listSessions' | 'updateSession' | 'deleteSession'>;
 
 /** Translate a validated request into a service call, and its result into a reply. */
-export function createSessionHandlers(sessions: SessionService, idempotency: IdempotencyStore, basePath: string): SessionHandlers {
+export function createSessionHandlers(
+  sessions: SessionService,
+  idempotency: IdempotencyStore,
+  basePath: string,
+  onReplay: () => void,
+): SessionHandlers {
   return {
     async createSession({ body, headers }) {
       assertValid(body.metadata ? metadataErrors(body.metadata) : []);
@@ -20,7 +25,9 @@ export function createSessionHandlers(sessions: SessionService, idempotency: Ide
       if (key === undefined) return create();
       const { reply, replayed } = await idempotency.once('', key, { createSession: body }, create);
       const created = reply as Awaited<ReturnType<typeof create>>;
-      return replayed ? { ...created, headers: { ...created.headers, 'Idempotent-Replayed': 'true' } } : created;
+      if (!replayed) return created;
+      onReplay();
+      return { ...created, headers: { ...created.headers, 'Idempotent-Replayed': 'true' } };
     },
 
     async getSession({ path, headers }) {

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { type CommonQueryMethods, type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import type { ContractRequest, Schemas } from '../contract/types.ts';
+import { type Retry, retrying } from '../db/retry.ts';
 import { AppError, type FieldError, notFound, validationFailed } from '../errors.ts';
 import type { CursorCodec, CursorPosition } from './cursor.ts';
 import { etagOf, type Precondition, satisfies } from './etag.ts';
@@ -37,23 +39,39 @@ const touched = sql.fragment`updated_at = greatest(now(), updated_at + interval 
 
 type MetadataCheck = (metadata: Record<string, unknown>) => FieldError[];
 
-export function createSessionService(pool: DatabasePool, cursors: CursorCodec, checkMetadata: MetadataCheck) {
+export function createSessionService(pool: DatabasePool, retry: Retry, cursors: CursorCodec, checkMetadata: MetadataCheck) {
+  // Reads may be retried whatever happened; writes only when they surely did not reach the database.
+  const reads = retrying(pool, retry, true);
+  const writes = retrying(pool, retry, false);
+
   return {
-    /** `db` is a transaction when the create must commit with something else (idempotency keys). */
-    async create(input: Schemas['SessionCreate'], db: CommonQueryMethods = pool): Promise<SessionWithEtag> {
+    /**
+     * The id is chosen here, so a create whose connection died mid-statement can be sent again:
+     * the retry finds the row the first attempt may have inserted instead of inserting another.
+     * `db` is a transaction when the create must commit with something else (idempotency keys).
+     */
+    async create(input: Schemas['SessionCreate'], db: CommonQueryMethods = reads): Promise<SessionWithEtag> {
+      const id = randomUUID();
       return db.one(sql.type(sessionRow)`
-        INSERT INTO chat_sessions (user_id, title, status, metadata)
-        VALUES (
-          ${input.user_id},
-          ${input.title ?? null},
-          ${input.status ?? sql.fragment`DEFAULT`},
-          ${input.metadata === undefined ? sql.fragment`DEFAULT` : sql.jsonb(input.metadata as never)}
+        WITH inserted AS (
+          INSERT INTO chat_sessions (id, user_id, title, status, metadata)
+          VALUES (
+            ${id},
+            ${input.user_id},
+            ${input.title ?? null},
+            ${input.status ?? sql.fragment`DEFAULT`},
+            ${input.metadata === undefined ? sql.fragment`DEFAULT` : sql.jsonb(input.metadata as never)}
+          )
+          ON CONFLICT (id) DO NOTHING
+          RETURNING ${columns}
         )
-        RETURNING ${columns}`);
+        SELECT * FROM inserted
+        UNION ALL
+        SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND NOT EXISTS (SELECT FROM inserted)`);
     },
 
     async get(id: string): Promise<SessionWithEtag> {
-      const found = await pool.maybeOne(sql.type(sessionRow)`SELECT ${columns} FROM chat_sessions WHERE id = ${id}`);
+      const found = await reads.maybeOne(sql.type(sessionRow)`SELECT ${columns} FROM chat_sessions WHERE id = ${id}`);
       return found ?? missing(id);
     },
 
@@ -66,12 +84,12 @@ export function createSessionService(pool: DatabasePool, cursors: CursorCodec, c
 
       if (patch.metadata === undefined) {
         // The precondition is part of the UPDATE's WHERE: checked and written atomically.
-        const updated = await updateRow(pool, id, assignments, precondition);
-        return updated ?? explainMiss(pool, id);
+        const updated = await updateRow(writes, id, assignments, precondition);
+        return updated ?? explainMiss(reads, id);
       }
 
       // Merging metadata reads the current value: lock the row so concurrent merges all land.
-      return pool.transaction(async (transaction) => {
+      return writes.transaction(async (transaction) => {
         const current = await transaction.maybeOne(sql.type(sessionRow)`
           SELECT ${columns} FROM chat_sessions WHERE id = ${id} FOR UPDATE`);
         if (!current) return missing(id);
@@ -90,21 +108,21 @@ export function createSessionService(pool: DatabasePool, cursors: CursorCodec, c
 
     /** Soft delete is idempotent: deleting a deleted session changes nothing and succeeds. */
     async softDelete(id: string, precondition?: Precondition): Promise<void> {
-      const deleted = await pool.maybeOne(sql.type(z.object({ id: z.string() }))`
+      const deleted = await writes.maybeOne(sql.type(z.object({ id: z.string() }))`
         UPDATE chat_sessions SET is_active = false, ${touched}
         WHERE id = ${id} AND is_active AND ${versionMatches(precondition)}
         RETURNING id`);
       if (deleted) return;
-      const current = await currentVersion(pool, id);
+      const current = await currentVersion(reads, id);
       if (!current) return missing(id);
       if (!satisfies(precondition, current.version)) throw preconditionFailed(etagOf(current.version));
       // Already soft-deleted (by us, earlier, or by a concurrent request): nothing to do.
     },
 
     async hardDelete(id: string, precondition?: Precondition): Promise<void> {
-      const deleted = await pool.maybeOne(sql.type(z.object({ id: z.string() }))`
+      const deleted = await writes.maybeOne(sql.type(z.object({ id: z.string() }))`
         DELETE FROM chat_sessions WHERE id = ${id} AND ${versionMatches(precondition)} RETURNING id`);
-      if (!deleted) await explainMiss(pool, id);
+      if (!deleted) await explainMiss(reads, id);
     },
 
     async list(query: ListQuery): Promise<SessionPage> {
@@ -115,7 +133,7 @@ export function createSessionService(pool: DatabasePool, cursors: CursorCodec, c
       const after = query.cursor ? cursors.decode(query.cursor, binding) : undefined;
       const conditions = after ? [...filters, sort.after(after)] : filters;
 
-      const rows = await pool.any(sql.type(sessionRow)`
+      const rows = await reads.any(sql.type(sessionRow)`
         SELECT ${columns} FROM chat_sessions
         WHERE ${and(conditions)}
         ORDER BY ${sort.orderBy}
@@ -129,7 +147,7 @@ export function createSessionService(pool: DatabasePool, cursors: CursorCodec, c
         next_cursor: rows.length > limit && last ? cursors.encode(binding, sort.positionOf(last)) : null,
       };
       if (query.offset !== undefined) page.offset = query.offset;
-      if (query.include_total) page.total = await countMatching(pool, filters);
+      if (query.include_total) page.total = await countMatching(reads, filters);
       return page;
     },
   };
@@ -175,8 +193,8 @@ function preconditionFailed(currentEtag: string): AppError {
   });
 }
 
-async function countMatching(pool: DatabasePool, filters: ReturnType<typeof sql.fragment>[]): Promise<number> {
-  return pool.oneFirst(sql.type(z.object({ total: z.number() }))`
+async function countMatching(db: CommonQueryMethods, filters: ReturnType<typeof sql.fragment>[]): Promise<number> {
+  return db.oneFirst(sql.type(z.object({ total: z.number() }))`
     SELECT count(*)::int AS total FROM chat_sessions WHERE ${and(filters)}`);
 }
 

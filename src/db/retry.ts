@@ -1,0 +1,105 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  BackendTerminatedError,
+  BackendTerminatedUnexpectedlyError,
+  type CommonQueryMethods,
+  ConnectionError,
+  StatementTimeoutError,
+} from 'slonik';
+
+/**
+ * What a failed database call means for a retry:
+ * - `connection`: no connection could be had, so nothing was sent (safe to retry);
+ * - `transient`: a serialization failure or deadlock rolled the statement back (safe to retry);
+ * - `terminated`: the connection died after the statement was sent: it may or may not have been
+ *   applied (retry only what is safe to apply twice);
+ * - `timeout`: the statement ran out of time and was cancelled (the database is overloaded: do not
+ *   add to it);
+ * - `other`: a bug or a constraint; not retried.
+ */
+export type FailureKind = 'connection' | 'transient' | 'terminated' | 'timeout' | 'other';
+
+const sqlStateOf = (error: unknown): string | undefined => {
+  const candidate = error as { code?: unknown; cause?: { code?: unknown } };
+  const code = candidate.code ?? candidate.cause?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
+export function classifyFailure(error: unknown): FailureKind {
+  if (error instanceof ConnectionError) return 'connection';
+  if (error instanceof StatementTimeoutError) return 'timeout';
+  if (error instanceof BackendTerminatedError || error instanceof BackendTerminatedUnexpectedlyError) return 'terminated';
+  const state = sqlStateOf(error);
+  if (state === '40001' || state === '40P01') return 'transient';
+  // Class 08 (connection exception), 57P0x (server shutting down, crashed, starting up).
+  if (state?.startsWith('08') || /^57P0[1-3]$/.test(state ?? '')) return 'terminated';
+  if (error instanceof Error && /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection terminated/i.test(error.message)) {
+    return 'terminated';
+  }
+  return 'other';
+}
+
+/** Failures that mean "the database is not serving right now" rather than "we have a bug". */
+export function isUnavailable(kind: FailureKind): boolean {
+  return kind !== 'other';
+}
+
+export type RetryOptions = {
+  limit: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  onFailure?: (kind: FailureKind, willRetry: boolean) => void;
+};
+
+/**
+ * Runs a database call, retrying connection failures and transient errors (and, for calls safe
+ * to apply twice, connections that died mid-statement) up to `limit` times, with exponential
+ * backoff and full jitter. Slonik's own retries are off: they retry at once, with no backoff,
+ * and cannot tell a read from a write.
+ */
+export function createRetry({ limit, baseDelayMs = 25, maxDelayMs = 1_000, onFailure }: RetryOptions) {
+  return async function retry<T>(work: () => Promise<T>, { safeToRepeat }: { safeToRepeat: boolean }): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        const kind = classifyFailure(error);
+        const retryable = kind === 'connection' || kind === 'transient' || (kind === 'terminated' && safeToRepeat);
+        const willRetry = retryable && attempt < limit;
+        onFailure?.(kind, willRetry);
+        if (!willRetry) throw error;
+        const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
+        await sleep(Math.random() * ceiling);
+      }
+    }
+  };
+}
+
+export type Retry = ReturnType<typeof createRetry>;
+
+const queryMethods = [
+  'any',
+  'anyFirst',
+  'exists',
+  'many',
+  'manyFirst',
+  'maybeOne',
+  'maybeOneFirst',
+  'one',
+  'oneFirst',
+  'query',
+  'transaction',
+] as const;
+
+/**
+ * The same query methods, each call retried. `safeToRepeat` says whether the statements run
+ * through this view may be applied twice (reads, inserts keyed by a client-chosen id).
+ */
+export function retrying<T extends CommonQueryMethods>(db: T, retry: Retry, safeToRepeat: boolean): CommonQueryMethods {
+  const wrapped: Record<string, unknown> = {};
+  for (const method of queryMethods) {
+    const call = db[method] as (...args: unknown[]) => Promise<unknown>;
+    wrapped[method] = (...args: unknown[]) => retry(() => call.apply(db, args), { safeToRepeat });
+  }
+  return wrapped as unknown as CommonQueryMethods;
+}
