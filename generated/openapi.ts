@@ -176,9 +176,12 @@ export interface components {
              */
             updated_at: string;
         };
-        /** @description A new session. */
+        /**
+         * @description A new session. `user_id` is required, except under a user token, where it may be omitted
+         *     and defaults to the caller (another user's id is a 403).
+         */
         SessionCreate: {
-            user_id: components["schemas"]["UserId"];
+            user_id?: components["schemas"]["UserId"];
             title?: components["schemas"]["Title"];
             status?: components["schemas"]["SessionStatus"];
             metadata?: components["schemas"]["Metadata"];
@@ -294,6 +297,27 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description No bearer token, or one that is not valid. */
+        Unauthorized: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The token may not act for this user. */
+        Forbidden: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The session's ETag is not one given in `If-Match`. */
         PreconditionFailed: {
             headers: {
@@ -400,6 +424,8 @@ export interface components {
         Location: string;
         /** @description Strong entity tag of the session's current version. */
         ETag: string;
+        /** @description The bearer challenge (RFC 6750), e.g. `Bearer realm="chat-sessions", error="invalid_token"`. */
+        WWWAuthenticate: string;
         /** @description Seconds to wait before retrying. */
         RetryAfter: number;
         /** @description The methods the path supports. */
@@ -538,6 +564,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -577,6 +605,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -627,6 +657,7 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -666,6 +697,7 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
             500: components["responses"]["InternalError"];
@@ -711,6 +743,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];

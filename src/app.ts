@@ -6,7 +6,9 @@ import type { Config } from './config.ts';
 import { createContractRouter, unroutedRequests } from './contract/dispatch.ts';
 import { basePathOf, loadSpec } from './contract/spec.ts';
 import { bodyFieldValidator } from './contract/validation.ts';
+import { createAuthenticator } from './auth/authenticate.ts';
 import { createRetry } from './db/retry.ts';
+import { AppError } from './errors.ts';
 import { createHealthHandlers } from './health.ts';
 import { type Metrics, metricsRouter, observeRequests } from './http/metrics.ts';
 import { createIdempotencyStore } from './idempotency/store.ts';
@@ -52,6 +54,7 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
 
   const router = await createContractRouter({
     spec,
+    authenticate: createAuthenticator(config),
     handlers: { ...createHealthHandlers(pool, version), ...createSessionHandlers(sessions, idempotency, basePath, () => metrics.idempotentReplays.inc()) },
     bodyLimit: config.BODY_LIMIT,
     normalizeBody: { createSession: trimTitle, updateSession: trimTitle },
@@ -60,15 +63,27 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
   const app = new Koa();
   app.silent = true; // every error is answered and logged by the middleware below
   app.use(requestId);
+  app.use(securityHeaders(config.MAX_URL_LENGTH));
   app.use(requestLogging(logger));
   app.use(observeRequests(metrics));
   app.use(closeConnectionsWhenDraining(dependencies.isDraining));
   if (config.CORS_ORIGINS.length) app.use(corsFor(config.CORS_ORIGINS));
   app.use(problems);
-  app.use(metricsRouter(metrics, pool).routes());
+  app.use(metricsRouter(metrics, pool, config.METRICS_TOKEN).routes());
   app.use(router.routes());
   app.use(unroutedRequests(router));
   return app;
+}
+
+/** Hardening every response gets, and a bound on the URL (headers are bounded by Node). */
+function securityHeaders(maxUrlLength: number) {
+  return async function harden(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    if (ctx.url.length > maxUrlLength) {
+      throw new AppError('uri_too_long', `The URL must be at most ${maxUrlLength} characters`);
+    }
+    await next();
+  };
 }
 
 function closeConnectionsWhenDraining(isDraining: () => boolean) {

@@ -24,6 +24,8 @@ const schema = z.object({
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: boundedInt(1, 10 * 1024 * 1024, 64 * 1024),
+  // Longest request URL (path and query) accepted; request headers are bounded by Node (16 KiB).
+  MAX_URL_LENGTH: boundedInt(256, 65_536, 8_192),
   SHUTDOWN_TIMEOUT_MS: boundedInt(0, 600_000, 10_000),
   // How long a keyed create waits for a concurrent one with the same key before answering 409.
   IDEMPOTENCY_WAIT_MS: boundedInt(0, 60_000, 5_000),
@@ -32,9 +34,35 @@ const schema = z.object({
   // Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset.
   EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
   EMBEDDED_PG_PORT: boundedInt(1, 65535, 54329),
+  // Authentication: `jwt` (the default when NODE_ENV=production) or `none` (the local default).
+  AUTH_MODE: z.enum(['jwt', 'none']).optional(),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 shared secret)').optional(),
+  JWT_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL of a JWKS' }).optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  JWT_CLOCK_TOLERANCE_S: boundedInt(0, 600, 30),
+  // A token carrying this scope (or role service_role) acts for any user.
+  JWT_ADMIN_SCOPE: z.string().min(1).default('sessions:admin'),
+  // When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`.
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
-export type Config = z.infer<typeof schema>;
+const withDerivedDefaults = schema
+  .transform(({ AUTH_MODE, ...config }) => ({
+    ...config,
+    AUTH_MODE: AUTH_MODE ?? (config.NODE_ENV === 'production' ? ('jwt' as const) : ('none' as const)),
+  }))
+  .superRefine((config, context) => {
+    if (config.AUTH_MODE === 'jwt' && !config.JWT_SECRET && !config.JWT_JWKS_URL) {
+      context.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET'],
+        message: 'JWT_SECRET or JWT_JWKS_URL must be set when AUTH_MODE is jwt (the default when NODE_ENV=production)',
+      });
+    }
+  });
+
+export type Config = z.infer<typeof withDerivedDefaults>;
 
 /** Reads `.env` (when present) under the real environment, which wins. */
 export function readEnvironment(envFile = '.env'): Record<string, string | undefined> {
@@ -47,7 +75,7 @@ export class ConfigError extends Error {}
 /** Validates the environment; a bad value names its variable. Empty strings count as unset. */
 export function loadConfig(env: Record<string, string | undefined> = readEnvironment()): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const result = schema.safeParse(present);
+  const result = withDerivedDefaults.safeParse(present);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
   throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -5,6 +5,8 @@
 export type ErrorKind =
   | 'validation_failed'
   | 'malformed_json'
+  | 'unauthorized'
+  | 'forbidden'
   | 'invalid_cursor'
   | 'not_found'
   | 'route_not_found'
@@ -12,6 +14,7 @@ export type ErrorKind =
   | 'idempotency_in_progress'
   | 'precondition_failed'
   | 'payload_too_large'
+  | 'uri_too_long'
   | 'unsupported_media_type'
   | 'idempotency_key_reused'
   | 'service_unavailable'

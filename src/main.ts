@@ -9,6 +9,7 @@ import { createDatabasePool } from './db/pool.ts';
 import { createRetry } from './db/retry.ts';
 import { loadSecret } from './db/secrets.ts';
 import { waitForDatabase } from './db/wait.ts';
+import { answerClientError } from './http/client-errors.ts';
 import { createLogger } from './http/logging.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createIdempotencyStore, purgeExpiredKeysPeriodically } from './idempotency/store.ts';
@@ -49,6 +50,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       (error) => logger.warn({ err: error }, 'purging expired idempotency keys failed'),
     );
     const server = app.listen(config.PORT, config.HOST);
+    server.on('clientError', answerClientError);
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -101,6 +103,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info({ url: service.url, version }, 'listening');
+  if (config.AUTH_MODE === 'none') {
+    logger.warn('AUTH_MODE=none: every caller may act for any user. Set AUTH_MODE=jwt and JWT_SECRET or JWT_JWKS_URL in production');
+  }
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {

@@ -4,6 +4,8 @@ import bodyParser from 'koa-bodyparser';
 import { type Document, OpenAPIBackend, type Operation } from 'openapi-backend';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import qs from 'qs';
+import type { Authenticate } from '../auth/authenticate.ts';
+import type { Caller } from '../auth/caller.ts';
 import { AppError, validationFailed } from '../errors.ts';
 import { basePathOf, type Spec } from './spec.ts';
 import type { Handlers, OperationId } from './types.ts';
@@ -13,6 +15,8 @@ type Options = {
   spec: Spec;
   handlers: Handlers;
   bodyLimit: number;
+  /** Identifies the caller of operations that declare a security requirement. */
+  authenticate?: Authenticate;
   /** Rewrites a parsed body before validation, for rules the contract states on normalised input. */
   normalizeBody?: Partial<Record<OperationId, (body: unknown) => void>>;
 };
@@ -24,7 +28,13 @@ type Validator = ((data: unknown) => boolean) & { errors?: import('ajv').ErrorOb
  * validators openapi-backend compiles from the contract once, at start-up. (openapi-backend's
  * own per-request routing rebuilds its operation table on every call; see FIELD-NOTES.md.)
  */
-export async function createContractRouter({ spec, handlers, bodyLimit, normalizeBody = {} }: Options): Promise<Router> {
+export async function createContractRouter({
+  spec,
+  handlers,
+  bodyLimit,
+  authenticate = async () => ({ kind: 'local' }),
+  normalizeBody = {},
+}: Options): Promise<Router> {
   const api = new OpenAPIBackend({ definition: spec as Document, quick: true, customizeAjv });
   await api.init();
   const operations = api.getOperations();
@@ -41,6 +51,7 @@ export async function createContractRouter({ spec, handlers, bodyLimit, normaliz
     const validators = api.validator.getRequestValidatorsForOperation(operationId) as Validator[];
     const handler = handlers[operationId] as (request: unknown) => Promise<Reply>;
     const normalize = normalizeBody[operationId];
+    const secured = (operation.security ?? spec.security ?? []).length > 0;
     const headerNames = (operation.parameters ?? [])
       .map((parameter) => parameter as OpenAPIV3_1.ParameterObject)
       .filter((parameter) => parameter.in === 'header')
@@ -49,6 +60,9 @@ export async function createContractRouter({ spec, handlers, bodyLimit, normaliz
     router[operation.method as 'get'](route.replace(/\{(\w+)\}/g, ':$1'), async (ctx: Context) => {
       ctx.state.operationId = operationId;
       ctx.state.route = route;
+      if (secured) ctx.set('Cache-Control', 'no-store'); // private data: never cached, problems too
+      // Who is calling comes first: an anonymous request learns nothing about its body's validity.
+      const caller: Caller = secured ? await authenticate(ctx.headers) : { kind: 'local' };
       const body = operation.requestBody ? await readBody(ctx, operation) : undefined;
       if (body !== undefined) normalize?.(body);
       const input = { path: { ...ctx.params }, query: qs.parse(ctx.querystring), header: { ...ctx.headers }, requestBody: body };
@@ -58,7 +72,7 @@ export async function createContractRouter({ spec, handlers, bodyLimit, normaliz
       const headers = Object.fromEntries(
         headerNames.map((name) => [name, input.header[name.toLowerCase()]]).filter(([, value]) => value !== undefined),
       );
-      send(ctx, await handler({ path: input.path, query: input.query, headers, body }));
+      send(ctx, await handler({ path: input.path, query: input.query, headers, body, caller }));
     });
   }
   return router;

@@ -3,6 +3,7 @@
  * `openapi.yaml` (a missing operation, an undeclared status, a wrong body or header) fails `tsc`.
  */
 import type { components, operations } from '../../generated/openapi.ts';
+import type { Caller } from '../auth/caller.ts';
 
 export type OperationId = keyof operations;
 export type Schemas = components['schemas'];
@@ -23,6 +24,8 @@ export type ContractRequest<O extends OperationId> = {
   query: Parameters<O, 'query'>;
   headers: Parameters<O, 'header'>;
   body: RequestBodyOf<O>;
+  /** Who is calling (authenticated when the operation declares a security requirement). */
+  caller: Caller;
 };
 
 /** Declared response headers, minus the index signature and those the HTTP layer sets itself. */

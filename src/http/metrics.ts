@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { timingSafeEqual } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
+import { AppError } from '../errors.ts';
 
 /**
  * Prometheus metrics (GET /metrics): requests by operation and status, latency, pool usage,
@@ -46,7 +48,7 @@ export function observeRequests(metrics: Metrics) {
 }
 
 /** GET /metrics, with the pool's figures read at scrape time. */
-export function metricsRouter(metrics: Metrics, pool: DatabasePool): Router {
+export function metricsRouter(metrics: Metrics, pool: DatabasePool, token?: string): Router {
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,
@@ -61,8 +63,19 @@ export function metricsRouter(metrics: Metrics, pool: DatabasePool): Router {
   gauge('db_pool_acquired', 'Connections in use', () => pool.state().acquiredConnections);
   gauge('db_pool_waiting', 'Requests waiting for a connection', () => pool.state().waitingClients);
 
+  const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`);
   return new Router().get('/metrics', async (ctx) => {
+    if (expected && !sameSecret(Buffer.from(ctx.get('Authorization')), expected)) {
+      throw new AppError('unauthorized', 'GET /metrics needs the metrics bearer token (METRICS_TOKEN)', {
+        headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' },
+      });
+    }
+    ctx.set('Cache-Control', 'no-store');
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();
   });
+}
+
+function sameSecret(given: Buffer, expected: Buffer): boolean {
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }

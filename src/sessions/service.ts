@@ -50,7 +50,7 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
      * the retry finds the row the first attempt may have inserted instead of inserting another.
      * `db` is a transaction when the create must commit with something else (idempotency keys).
      */
-    async create(input: Schemas['SessionCreate'], db: CommonQueryMethods = reads): Promise<SessionWithEtag> {
+    async create(input: Schemas['SessionCreate'] & { user_id: string }, db: CommonQueryMethods = reads): Promise<SessionWithEtag> {
       const id = randomUUID();
       return db.one(sql.type(sessionRow)`
         WITH inserted AS (
@@ -70,12 +70,14 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
         SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND NOT EXISTS (SELECT FROM inserted)`);
     },
 
-    async get(id: string): Promise<SessionWithEtag> {
-      const found = await reads.maybeOne(sql.type(sessionRow)`SELECT ${columns} FROM chat_sessions WHERE id = ${id}`);
+    /** `owner`, when given, is the only user whose session may be found: others' are "missing". */
+    async get(id: string, owner?: string): Promise<SessionWithEtag> {
+      const found = await reads.maybeOne(sql.type(sessionRow)`
+        SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND ${ownedBy(owner)}`);
       return found ?? missing(id);
     },
 
-    async update(id: string, patch: Schemas['SessionPatch'], precondition?: Precondition): Promise<SessionWithEtag> {
+    async update(id: string, patch: Schemas['SessionPatch'], precondition?: Precondition, owner?: string): Promise<SessionWithEtag> {
       const assignments = [
         patch.title !== undefined && sql.fragment`title = ${patch.title}`,
         patch.status !== undefined && sql.fragment`status = ${patch.status}`,
@@ -84,14 +86,14 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
 
       if (patch.metadata === undefined) {
         // The precondition is part of the UPDATE's WHERE: checked and written atomically.
-        const updated = await updateRow(writes, id, assignments, precondition);
-        return updated ?? explainMiss(reads, id);
+        const updated = await updateRow(writes, id, owner, assignments, precondition);
+        return updated ?? explainMiss(reads, id, owner);
       }
 
       // Merging metadata reads the current value: lock the row so concurrent merges all land.
       return writes.transaction(async (transaction) => {
         const current = await transaction.maybeOne(sql.type(sessionRow)`
-          SELECT ${columns} FROM chat_sessions WHERE id = ${id} FOR UPDATE`);
+          SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND ${ownedBy(owner)} FOR UPDATE`);
         if (!current) return missing(id);
         if (!satisfies(precondition, current.version)) throw preconditionFailed(current.etag);
         // `metadata: null` resets it to the empty object it defaults to.
@@ -102,34 +104,35 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
         const problems = checkMetadata(metadata);
         if (problems.length) throw validationFailed(problems);
         const metadataAssignment = sql.fragment`metadata = ${sql.jsonb(metadata as never)}`;
-        return (await updateRow(transaction, id, [...assignments, metadataAssignment])) ?? missing(id);
+        return (await updateRow(transaction, id, owner, [...assignments, metadataAssignment])) ?? missing(id);
       });
     },
 
     /** Soft delete is idempotent: deleting a deleted session changes nothing and succeeds. */
-    async softDelete(id: string, precondition?: Precondition): Promise<void> {
+    async softDelete(id: string, precondition?: Precondition, owner?: string): Promise<void> {
       const deleted = await writes.maybeOne(sql.type(z.object({ id: z.string() }))`
         UPDATE chat_sessions SET is_active = false, ${touched}
-        WHERE id = ${id} AND is_active AND ${versionMatches(precondition)}
+        WHERE id = ${id} AND ${ownedBy(owner)} AND is_active AND ${versionMatches(precondition)}
         RETURNING id`);
       if (deleted) return;
-      const current = await currentVersion(reads, id);
+      const current = await currentVersion(reads, id, owner);
       if (!current) return missing(id);
       if (!satisfies(precondition, current.version)) throw preconditionFailed(etagOf(current.version));
       // Already soft-deleted (by us, earlier, or by a concurrent request): nothing to do.
     },
 
-    async hardDelete(id: string, precondition?: Precondition): Promise<void> {
+    async hardDelete(id: string, precondition?: Precondition, owner?: string): Promise<void> {
       const deleted = await writes.maybeOne(sql.type(z.object({ id: z.string() }))`
-        DELETE FROM chat_sessions WHERE id = ${id} AND ${versionMatches(precondition)} RETURNING id`);
-      if (!deleted) await explainMiss(reads, id);
+        DELETE FROM chat_sessions WHERE id = ${id} AND ${ownedBy(owner)} AND ${versionMatches(precondition)} RETURNING id`);
+      if (!deleted) await explainMiss(reads, id, owner);
     },
 
-    async list(query: ListQuery): Promise<SessionPage> {
+    /** `scope` names the caller: a cursor is bound to it, as to the sort and filters. */
+    async list(query: ListQuery, scope = ''): Promise<SessionPage> {
       const sort = sorts[query.sort!]; // the contract supplies the default
       const limit = query.limit!;
       const filters = filtersOf(query);
-      const binding = JSON.stringify([query.sort, bindingOf(query)]);
+      const binding = JSON.stringify([scope, query.sort, bindingOf(query)]);
       const after = query.cursor ? cursors.decode(query.cursor, binding) : undefined;
       const conditions = after ? [...filters, sort.after(after)] : filters;
 
@@ -162,12 +165,13 @@ function missing(id: string): never {
 async function updateRow(
   db: CommonQueryMethods,
   id: string,
+  owner: string | undefined,
   assignments: ReturnType<typeof sql.fragment>[],
   precondition?: Precondition,
 ) {
   return db.maybeOne(sql.type(sessionRow)`
     UPDATE chat_sessions SET ${sql.join([...assignments, touched], sql.fragment`, `)}
-    WHERE id = ${id} AND ${versionMatches(precondition)}
+    WHERE id = ${id} AND ${ownedBy(owner)} AND ${versionMatches(precondition)}
     RETURNING ${columns}`);
 }
 
@@ -176,13 +180,18 @@ function versionMatches(precondition: Precondition | undefined) {
   return sql.fragment`version = ANY(${sql.array(precondition.versions, 'int4')})`;
 }
 
-async function currentVersion(db: CommonQueryMethods, id: string) {
-  return db.maybeOne(sql.type(z.object({ version: z.number() }))`SELECT version FROM chat_sessions WHERE id = ${id}`);
+async function currentVersion(db: CommonQueryMethods, id: string, owner: string | undefined) {
+  return db.maybeOne(sql.type(z.object({ version: z.number() }))`
+    SELECT version FROM chat_sessions WHERE id = ${id} AND ${ownedBy(owner)}`);
+}
+
+function ownedBy(owner: string | undefined) {
+  return owner === undefined ? sql.fragment`TRUE` : sql.fragment`user_id = ${owner}`;
 }
 
 /** A write touched nothing: the session is gone (404), or its ETag failed the precondition (412). */
-async function explainMiss(db: CommonQueryMethods, id: string): Promise<never> {
-  const current = await currentVersion(db, id);
+async function explainMiss(db: CommonQueryMethods, id: string, owner: string | undefined): Promise<never> {
+  const current = await currentVersion(db, id, owner);
   if (!current) return missing(id);
   throw preconditionFailed(etagOf(current.version));
 }
