@@ -6,7 +6,7 @@ export REDOCLY_TELEMETRY := off
 
 INSTALLED := node_modules/.installed
 
-.PHONY: install run test generate check-generated lint typecheck migrate build clean bench-dispatch
+.PHONY: token install run test generate check-generated lint typecheck migrate build clean bench-dispatch
 
 $(INSTALLED): package.json package-lock.json
 	PATH="$(SYSTEM_PATH)" npm ci --no-audit --no-fund
@@ -34,6 +34,10 @@ typecheck: $(INSTALLED)
 	tsc --noEmit -p .
 
 lint: check-generated typecheck
+
+# A development JWT: make token [SUB=user_42] [ROLE=service_role] [TTL=3600] (needs JWT_SECRET).
+token: $(INSTALLED)
+	@node scripts/token.ts
 
 migrate: $(INSTALLED)
 	node src/db/migrate.ts

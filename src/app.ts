@@ -63,22 +63,27 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
   const app = new Koa();
   app.silent = true; // every error is answered and logged by the middleware below
   app.use(requestId);
-  app.use(securityHeaders(config.MAX_URL_LENGTH));
+  app.use(noSniffing);
   app.use(requestLogging(logger));
   app.use(observeRequests(metrics));
   app.use(closeConnectionsWhenDraining(dependencies.isDraining));
   if (config.CORS_ORIGINS.length) app.use(corsFor(config.CORS_ORIGINS));
   app.use(problems);
+  app.use(boundUrlLength(config.MAX_URL_LENGTH));
   app.use(metricsRouter(metrics, pool, config.METRICS_TOKEN).routes());
   app.use(router.routes());
   app.use(unroutedRequests(router));
   return app;
 }
 
-/** Hardening every response gets, and a bound on the URL (headers are bounded by Node). */
-function securityHeaders(maxUrlLength: number) {
-  return async function harden(ctx: Koa.Context, next: Koa.Next): Promise<void> {
-    ctx.set('X-Content-Type-Options', 'nosniff');
+async function noSniffing(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  await next();
+}
+
+/** URLs are bounded here; request headers are bounded by Node (16 KiB, src/http/client-errors.ts). */
+function boundUrlLength(maxUrlLength: number) {
+  return async function boundUrl(ctx: Koa.Context, next: Koa.Next): Promise<void> {
     if (ctx.url.length > maxUrlLength) {
       throw new AppError('uri_too_long', `The URL must be at most ${maxUrlLength} characters`);
     }

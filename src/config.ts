@@ -41,6 +41,8 @@ const schema = z.object({
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).optional(),
   JWT_CLOCK_TOLERANCE_S: boundedInt(0, 600, 30),
+  // A token with an unknown key id refetches the JWKS, at most once per this many milliseconds.
+  JWT_JWKS_COOLDOWN_MS: boundedInt(0, 600_000, 5_000),
   // A token carrying this scope (or role service_role) acts for any user.
   JWT_ADMIN_SCOPE: z.string().min(1).default('sessions:admin'),
   // When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`.

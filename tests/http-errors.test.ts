@@ -144,3 +144,19 @@ describe('CORS', () => {
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
+
+describe('bounded requests', () => {
+  it('a URL longer than MAX_URL_LENGTH is a 414 problem', async () => {
+    const response = await fetch(`${service.origin}/api/v1/sessions?q=${'a'.repeat(9_000)}`);
+    expect(response.status).toBe(414);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect((await response.json()).type).toBe('/problems/uri-too-long');
+  });
+
+  it('request headers over 16 KiB are a 431 problem', async () => {
+    const response = await fetch(`${service.origin}/api/v1/health/live`, { headers: { 'X-Padding': 'p'.repeat(17_000) } });
+    expect(response.status).toBe(431);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect((await response.json()).type).toBe('/problems/request-header-fields-too-large');
+  });
+});

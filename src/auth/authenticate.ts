@@ -22,7 +22,10 @@ export function createAuthenticator(config: Config): Authenticate {
 
   const secret = config.JWT_SECRET ? new TextEncoder().encode(config.JWT_SECRET) : undefined;
   const jwks = config.JWT_JWKS_URL
-    ? createRemoteJWKSet(new URL(config.JWT_JWKS_URL), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
+    ? createRemoteJWKSet(new URL(config.JWT_JWKS_URL), {
+        cooldownDuration: config.JWT_JWKS_COOLDOWN_MS,
+        cacheMaxAge: 10 * 60_000,
+      })
     : undefined;
   const keyFor: JWTVerifyGetKey = async (header, token) => {
     if (secret && HMAC_ALGORITHMS.includes(header.alg)) return secret;
