@@ -126,7 +126,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** Format: uuid */
+        /**
+         * Format: uuid
+         * @description A session's id, a UUID the server assigns.
+         */
         SessionIdValue: string;
         /**
          * @description The owner's id.
@@ -235,33 +238,63 @@ export interface components {
             status: "ok";
             uptime_seconds: number;
         };
-        /** @description An RFC 9457 problem document. */
+        /**
+         * @description An RFC 9457 problem document: every error of this API, including unknown routes (404) and
+         *     undeclared methods (405, with an `Allow` header), which no operation lists.
+         * @example {
+         *       "type": "/problems/method-not-allowed",
+         *       "title": "Method not allowed",
+         *       "status": 405,
+         *       "detail": "PUT is not allowed on /api/v1/sessions; allowed: HEAD, GET, POST",
+         *       "instance": "/api/v1/sessions",
+         *       "error": "Method not allowed",
+         *       "timestamp": "2026-01-01T00:00:00.000Z",
+         *       "request_id": "5d0c9a52-5f8e-4a0b-8d36-0c1f0e7f9a11"
+         *     }
+         */
         Problem: {
             /**
              * Format: uri-reference
-             * @description Identifies the kind of problem (see the table in the introduction).
+             * @description Identifies the kind of problem (see the table in the introduction); branch on it.
              */
             type: string;
-            /** @description Short summary of the kind of problem. */
+            /** @description Short summary of the kind of problem, the same for every problem of a `type`. */
             title: string;
+            /** @description The HTTP status code. */
             status: number;
-            /** @description What went wrong with this request. */
+            /** @description What went wrong with this request, written for people. */
             detail: string;
             /** @description The request's path. */
             instance: string;
             /** @description Same as `title` (kept for older clients). */
             error: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the server answered (UTC).
+             */
             timestamp: string;
+            /** @description The request's id, as in the `X-Request-Id` response header; quote it when reporting a problem. */
             request_id: string;
             /** @description One entry per invalid input (validation failures only). */
             errors?: components["schemas"]["ProblemDetailError"][];
         };
+        /**
+         * @description One invalid input of a request.
+         * @example {
+         *       "in": "body",
+         *       "pointer": "/title",
+         *       "message": "title must be at most 500 characters"
+         *     }
+         */
         ProblemDetailError: {
-            /** @enum {string} */
+            /**
+             * @description Where the input is.
+             * @enum {string}
+             */
             in: "body" | "query" | "path" | "header";
-            /** @description JSON Pointer into the body, or `/name` of the parameter. */
+            /** @description JSON Pointer into the body (`/title`, `/metadata/model`), or `/` and the parameter's name (`/limit`). */
             pointer: string;
+            /** @description What is wrong with it, naming the field. */
             message: string;
         };
     };
@@ -280,17 +313,6 @@ export interface components {
         NotFound: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description The path exists but does not support this method. */
-        MethodNotAllowed: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                Allow: components["headers"]["Allow"];
                 [name: string]: unknown;
             };
             content: {
@@ -428,8 +450,6 @@ export interface components {
         WWWAuthenticate: string;
         /** @description Seconds to wait before retrying. */
         RetryAfter: number;
-        /** @description The methods the path supports. */
-        Allow: string;
     };
     pathItems: never;
 }
@@ -454,6 +474,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             500: components["responses"]["InternalError"];
             /** @description The database cannot be reached. */
             503: {
@@ -487,6 +508,7 @@ export interface operations {
                     "application/json": components["schemas"]["Liveness"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -506,7 +528,10 @@ export interface operations {
                  *     ]
                  */
                 status?: components["schemas"]["SessionStatus"][];
-                /** @description Also list soft-deleted sessions (`is_active=false`). */
+                /**
+                 * @description Also list soft-deleted sessions (`is_active=false`).
+                 * @example true
+                 */
                 include_deleted?: boolean;
                 /**
                  * @description Case-insensitive substring of the title; `%` and `_` match literally.
@@ -533,18 +558,31 @@ export interface operations {
                 metadata?: {
                     [key: string]: string;
                 };
-                /** @description Sort key; a leading `-` sorts descending. */
+                /**
+                 * @description Sort key; a leading `-` sorts descending.
+                 * @example -updated_at
+                 */
                 sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title";
-                /** @description Page size. */
+                /**
+                 * @description Page size.
+                 * @example 50
+                 */
                 limit?: number;
-                /** @description Number of sessions to skip. Not allowed together with `cursor`. */
+                /**
+                 * @description Number of sessions to skip. Not allowed together with `cursor`.
+                 * @example 40
+                 */
                 offset?: number;
                 /**
                  * @description Opaque `next_cursor` of a previous page, valid only with the same sort and filters.
                  *     Not allowed together with `offset`.
+                 * @example eyJ2IjoxLCJrIjpbIjIwMjYtMDEtMDFUMDA6MDA6MDAuMDAwWiJdfQ
                  */
                 cursor?: string;
-                /** @description Also count every session matching the filters (`total`). */
+                /**
+                 * @description Also count every session matching the filters (`total`).
+                 * @example true
+                 */
                 include_total?: boolean;
             };
             header?: never;
@@ -666,7 +704,10 @@ export interface operations {
     deleteSession: {
         parameters: {
             query?: {
-                /** @description Remove the session for good instead of soft-deleting it. */
+                /**
+                 * @description Remove the session for good instead of soft-deleting it.
+                 * @example true
+                 */
                 hard?: boolean;
             };
             header?: {

@@ -12,6 +12,7 @@ import { AppError } from './errors.ts';
 import { createHealthHandlers } from './health.ts';
 import { type Metrics, metricsRouter, observeRequests } from './http/metrics.ts';
 import { createIdempotencyStore } from './idempotency/store.ts';
+import { createDocsRouter } from './http/docs.ts';
 import { requestLogging } from './http/logging.ts';
 import { problems } from './http/problems.ts';
 import { requestId } from './http/request-id.ts';
@@ -71,6 +72,7 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
   app.use(problems);
   app.use(boundUrlLength(config.MAX_URL_LENGTH));
   app.use(metricsRouter(metrics, pool, config.METRICS_TOKEN).routes());
+  app.use(createDocsRouter().routes());
   app.use(router.routes());
   app.use(unroutedRequests(router));
   return app;
