@@ -25,8 +25,8 @@ afterAll(async () => {
 
 type Outcome = { status: number; at: number; retryAfter: string | null; type?: string };
 
-/** Creates and renames sessions from a few concurrent clients until `until`; records every answer. */
-async function steadyLoad(api: ApiClient, until: number, tag: string) {
+/** Creates and renames sessions from a few concurrent clients until told to stop; records every answer. */
+async function steadyLoad(api: ApiClient, running: () => boolean, tag: string) {
   const created = new Map<string, { title: string; body: unknown }>();
   const lastAcknowledgedTitle = new Map<string, string>();
   const unacknowledgedTitles = new Map<string, string[]>();
@@ -41,7 +41,7 @@ async function steadyLoad(api: ApiClient, until: number, tag: string) {
 
   const worker = async (worker: number) => {
     const mine: string[] = [];
-    for (let i = 0; Date.now() < until; i++) {
+    for (let i = 0; running(); i++) {
       const title = `${tag}-${worker}-${i}`;
       const created_ = await api.post('/sessions', { user_id: `load_${tag}`, title, metadata: { created_as: title } });
       record(created_);
@@ -91,8 +91,8 @@ async function verifyNothingLost(tag: string, load: Awaited<ReturnType<typeof st
 describe.each(['fast', 'immediate'] as const)('a %s shutdown of PostgreSQL under load', (mode) => {
   it('loses no acknowledged write, answers 503 with Retry-After meanwhile, and recovers within 2 s', async () => {
     const tag = `${mode}-${randomUUID().slice(0, 8)}`;
-    const started = Date.now();
-    const loading = steadyLoad(service.api, started + 6_000, tag);
+    let stopAt = Number.POSITIVE_INFINITY; // set once the database is back: the load outlives it by 3 s
+    const loading = steadyLoad(service.api, () => Date.now() < stopAt, tag);
 
     await sleep(1_500);
     await postgres.stop(mode);
@@ -103,6 +103,7 @@ describe.each(['fast', 'immediate'] as const)('a %s shutdown of PostgreSQL under
     expect((await service.api.get('/health/live')).status).toBe(200);
     await postgres.start();
     const up = Date.now();
+    stopAt = up + 3_000;
 
     const load = await loading;
     const stored = await verifyNothingLost(tag, load);
