@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import net from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
@@ -72,18 +73,21 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
 /**
  * Stops accepting connections and lets in-flight requests finish (up to the timeout, after which
- * the rest are cut). Kept-alive connections are closed as soon as they fall idle; answers sent
- * meanwhile say `Connection: close` (see the app's drain middleware).
+ * the rest are cut). Answers sent meanwhile say `Connection: close` (the app's drain middleware).
+ * Idle kept-alive connections are closed after a short grace, not at once: a request already on
+ * the wire when shutdown began would otherwise meet a reset connection.
  */
 async function closeServer(server: Server, timeoutMs: number): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  const sweeper = setInterval(() => server.closeIdleConnections(), 25);
+  // net.Server's close: stop accepting, without http.Server's immediate sweep of idle sockets.
+  const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+  const sweeper = setInterval(() => server.closeIdleConnections(), IDLE_GRACE_MS);
   const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
-  server.closeIdleConnections();
   await closed;
   clearInterval(sweeper);
   clearTimeout(deadline);
 }
+
+const IDLE_GRACE_MS = 250;
 
 async function main(): Promise<void> {
   let config: Config;

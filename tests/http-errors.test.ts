@@ -150,13 +150,13 @@ describe('bounded requests', () => {
     const response = await fetch(`${service.origin}/api/v1/sessions?q=${'a'.repeat(9_000)}`);
     expect(response.status).toBe(414);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect((await response.json()).type).toBe('/problems/uri-too-long');
+    expect(((await response.json()) as { type: string }).type).toBe('/problems/uri-too-long');
   });
 
   it('request headers over 16 KiB are a 431 problem', async () => {
     const response = await fetch(`${service.origin}/api/v1/health/live`, { headers: { 'X-Padding': 'p'.repeat(17_000) } });
     expect(response.status).toBe(431);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect((await response.json()).type).toBe('/problems/request-header-fields-too-large');
+    expect(((await response.json()) as { type: string }).type).toBe('/problems/request-header-fields-too-large');
   });
 });

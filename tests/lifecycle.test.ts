@@ -85,7 +85,7 @@ describe('graceful shutdown', () => {
     const slow = post(url, { user_id: 'drain2', title: 'slow' });
     await sleep(150);
     service.process.kill('SIGTERM');
-    await sleep(100);
+    await expect.poll(() => service.logs.some((line) => line.includes('shutting down'))).toBe(true);
     await expect(post(url, { user_id: 'drain2' })).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
     expect((await slow).status).toBe(201);
     expect(await service.exited).toBe(0);
