@@ -35,6 +35,9 @@ export function createDatabasePool(databaseUrl: string, config: Config): Promise
     transactionRetryLimit: 0,
     captureStackTrace: false,
     tracing: false,
+    // Slonik sends DISCARD ALL after every query by default: a round trip per statement to undo
+    // session state we never create (no SET, temporary tables or LISTEN; transactions always end).
+    resetConnection: async () => {},
     interceptors: [parseRowsWithTheirSchema],
   });
 }
