@@ -3,7 +3,7 @@ import { type Caller, callerScope, ownerScope } from '../auth/caller.ts';
 import { AppError, type FieldError, validationFailed } from '../errors.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { noneMatch, preconditionOf } from './etag.ts';
-import { metadataErrors, unstorableValues } from './rules.ts';
+import { metadataErrors, metadataPatchErrors } from './rules.ts';
 import type { SessionService } from './service.ts';
 
 type SessionHandlers = Pick<Handlers, 'createSession' | 'getSession' | 'listSessions' | 'updateSession' | 'deleteSession'>;
@@ -53,7 +53,7 @@ export function createSessionHandlers(
 
     async updateSession({ path, body, headers, caller }) {
       // Even keys the patch removes must be storable text (the merged result is checked later).
-      assertValid(unstorableValues(body.metadata, '/metadata'));
+      assertValid(metadataPatchErrors(body.metadata));
       const { session, etag } = await sessions.update(path.id, body, preconditionOf(headers['If-Match']), ownerScope(caller));
       return { status: 200, body: session, headers: { ETag: etag } };
     },

@@ -23,19 +23,23 @@ export function trimTitle(body: unknown): void {
  * store (NUL, unpaired surrogates) or numbers JSON cannot carry back.
  */
 export function metadataErrors(metadata: JsonObject, pointer = '/metadata'): FieldError[] {
+  const content = contentErrors(metadata, pointer, METADATA_MAX_DEPTH);
+  // Only measure what is known to be shallow (JSON.stringify recurses).
+  if (content.length) return content;
   const bytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
-  const tooLarge: FieldError[] =
-    bytes > METADATA_MAX_BYTES
-      ? [{ in: 'body', pointer, message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON (it is ${bytes})` }]
-      : [];
-  return [...tooLarge, ...contentErrors(metadata, pointer, METADATA_MAX_DEPTH)];
+  if (bytes <= METADATA_MAX_BYTES) return [];
+  return [{ in: 'body', pointer, message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON (it is ${bytes})` }];
 }
 
-/** The strings and numbers of a JSON value that PostgreSQL or JSON cannot keep, wherever they are. */
-export function unstorableValues(value: unknown, pointer: string): FieldError[] {
-  return contentErrors(value, pointer, Infinity);
+/**
+ * What a merge patch of metadata may hold: storable strings, finite numbers, and no object
+ * deeper than metadata itself may be (the merged result is checked in full afterwards).
+ */
+export function metadataPatchErrors(patch: unknown, pointer = '/metadata'): FieldError[] {
+  return contentErrors(patch, pointer, METADATA_MAX_DEPTH);
 }
 
+/** Strings PostgreSQL cannot store, numbers JSON cannot carry, nesting beyond `maxDepth` (not walked). */
 function contentErrors(root: unknown, rootPointer: string, maxDepth: number): FieldError[] {
   const errors: FieldError[] = [];
   const fail = (at: string, message: string) => errors.push({ in: 'body', pointer: at, message });
