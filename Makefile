@@ -51,6 +51,12 @@ contract-lint: $(INSTALLED)
 browser:
 	@bash scripts/ensure-chromium.sh
 
+# Conformance fuzzing at depth: FUZZ_RUNS cases per property (make test runs 100), FUZZ_SEED to
+# vary or reproduce a run (tests/fuzz-contract.test.ts prints both).
+FUZZ_RUNS ?= 2000
+fuzz: $(INSTALLED)
+	FUZZ_RUNS=$(FUZZ_RUNS) vitest run tests/fuzz-contract.test.ts
+
 # A development JWT: make token [SUB=user_42] [ROLE=service_role] [TTL=3600] (needs JWT_SECRET).
 token: $(INSTALLED)
 	@node scripts/token.ts
