@@ -41,7 +41,7 @@ check-generated: $(INSTALLED)
 typecheck: $(INSTALLED)
 	tsc --noEmit -p .
 
-lint: check-generated typecheck contract-lint
+lint: check-generated typecheck contract-lint contract-diff
 
 # openapi.yaml against recommended-strict and our conventions (redocly.yaml, lint/conventions.js).
 contract-lint: $(INSTALLED)
@@ -50,6 +50,17 @@ contract-lint: $(INSTALLED)
 # Debian's Chromium for tests/docs-browser.test.ts, installed where missing (never downloaded by npm).
 browser:
 	@bash scripts/ensure-chromium.sh
+
+# Breaking changes of openapi.yaml against the last release tag, or main's merge-base (see
+# scripts/contract-diff.sh; CONTRACT_BASE=<ref> to choose). Optic lives in tools/contract-diff,
+# installed on first use, so that `make test` does not carry its 500 packages.
+CONTRACT_DIFF_TOOLS := tools/contract-diff/node_modules/.installed
+$(CONTRACT_DIFF_TOOLS): tools/contract-diff/package.json tools/contract-diff/package-lock.json
+	cd tools/contract-diff && PATH="$(SYSTEM_PATH)" npm ci --no-audit --no-fund
+	touch $@
+
+contract-diff: $(INSTALLED) $(CONTRACT_DIFF_TOOLS)
+	@bash scripts/contract-diff.sh
 
 # Conformance fuzzing at depth: FUZZ_RUNS cases per property (make test runs 100), FUZZ_SEED to
 # vary or reproduce a run (tests/fuzz-contract.test.ts prints both).
