@@ -6,7 +6,7 @@ export REDOCLY_TELEMETRY := off
 
 INSTALLED := node_modules/.installed
 
-.PHONY: token install run test generate check-generated lint typecheck migrate build clean bench-dispatch docs contract-lint browser contract-diff fuzz
+.PHONY: token install run test generate check-generated lint typecheck migrate build clean bench-dispatch bench docs contract-lint browser contract-diff fuzz
 
 $(INSTALLED): package.json package-lock.json
 	PATH="$(SYSTEM_PATH)" npm ci --no-audit --no-fund
@@ -78,6 +78,12 @@ migrate: $(INSTALLED)
 # Routing by @koa/router vs openapi-backend's handleRequest, interleaved, no database.
 bench-dispatch: $(INSTALLED)
 	node bench/dispatch.ts
+
+# Our service against a minimal floor (bench/floor.ts) on a seeded PostgreSQL, interleaved;
+# writes bench/results/latest.{md,json}. BENCH_ROWS=1000000 for a larger table, BENCH_SCALE=1 for
+# the list scenarios at 100k vs 1M rows (see README, "Performance").
+bench: $(INSTALLED)
+	node bench/run.ts
 
 # dist/ runs with `node dist/src/main.js` (it reads the contract and migrations beside it).
 build: $(INSTALLED) docs/index.html

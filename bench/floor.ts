@@ -1,0 +1,213 @@
+/**
+ * The floor: the least a server can do to answer the benchmark's requests. Bare node:http and a
+ * `pg` Pool of the same size as the service's (20), issuing for each request the very SQL
+ * statement the service issues (src/sessions/service.ts: same columns, ORDER BY, keyset
+ * condition, LIMIT), with no validation, no middleware, no logging. Same routes and response
+ * shapes as the service, so the same load runs against both. Its cursors are the bare keyset
+ * position (created_at, id), unsigned.
+ *
+ * Not a server to run in production: it trusts every request. `make bench` starts it as a
+ * separate process: DATABASE_URL=… PORT=… node bench/floor.ts
+ *
+ * Two knobs, for bench/pg-cpu.ts only (make bench uses neither):
+ * - FLOOR_DISCARD_ALL=1: do what Slonik's pool does by default on every release, a `DISCARD ALL`
+ *   on the connection before it goes back to the pool;
+ * - FLOOR_BURN_US=n: spin n µs of CPU per request, to be as slow as a heavier server.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import pg from 'pg';
+import { floorCursor, parseFloorCursor } from './lib/floor-cursor.ts';
+
+const BASE = '/api/v1';
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) throw new Error('DATABASE_URL is required');
+const port = Number(process.env.PORT ?? 8081);
+
+const pgPool = new pg.Pool({
+  connectionString: databaseUrl,
+  max: Number(process.env.DB_POOL_SIZE ?? 20),
+  idleTimeoutMillis: 30_000, // as the service's pool
+  application_name: 'bench-floor',
+});
+
+type Queryable = {
+  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  end(): Promise<void>;
+};
+
+/** The pool's query, or (FLOOR_DISCARD_ALL=1) connect, query, DISCARD ALL, release: Slonik's sequence. */
+const pool: Queryable =
+  process.env.FLOOR_DISCARD_ALL === '1'
+    ? {
+        async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+          const client = await pgPool.connect();
+          try {
+            const result = await client.query<R>(text, values);
+            await client.query('DISCARD ALL');
+            return result;
+          } finally {
+            client.release();
+          }
+        },
+        end: () => pgPool.end(),
+      }
+    : (pgPool as Queryable);
+
+// The statements of src/sessions/service.ts, as Slonik sends them (its fragments become $n).
+const COLUMNS = 'id, user_id, title, status, is_active, metadata, created_at, updated_at, version';
+// `AND TRUE`: where the service puts its owner check (AUTH_MODE=none) and its If-Match check.
+const GET = `SELECT ${COLUMNS} FROM chat_sessions WHERE id = $1 AND TRUE`;
+const LIST_FIRST = `
+        SELECT ${COLUMNS} FROM chat_sessions
+        WHERE user_id = $1 AND is_active
+        ORDER BY "created_at" DESC, id DESC
+        LIMIT $2 OFFSET $3`;
+const LIST_AFTER = `
+        SELECT ${COLUMNS} FROM chat_sessions
+        WHERE user_id = $1 AND is_active AND ("created_at", id) < ($2::timestamptz, $3::uuid)
+        ORDER BY "created_at" DESC, id DESC
+        LIMIT $4 OFFSET $5`;
+const TOUCHED = `updated_at = greatest(now(), updated_at + interval '1 millisecond'), version = version + 1`;
+
+type Row = {
+  id: string;
+  user_id: string;
+  title: string | null;
+  status: string;
+  is_active: boolean;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+};
+
+const session = ({ version: _version, created_at, updated_at, ...rest }: Row) => ({
+  ...rest,
+  created_at: created_at.toISOString(),
+  updated_at: updated_at.toISOString(),
+});
+
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+}
+
+async function get(res: ServerResponse, id: string): Promise<void> {
+  const { rows } = await pool.query<Row>(GET, [id]);
+  const row = rows[0];
+  if (!row) return reply(res, 404, { status: 404, title: 'Not Found' });
+  reply(res, 200, session(row), { ETag: `"${row.version}"` });
+}
+
+async function list(res: ServerResponse, query: URLSearchParams): Promise<void> {
+  const limit = Number(query.get('limit') ?? 20);
+  const cursor = query.get('cursor');
+  const userId = query.get('user_id');
+  let rows: Row[];
+  if (cursor) {
+    const [createdAt, id] = parseFloorCursor(cursor);
+    ({ rows } = await pool.query<Row>(LIST_AFTER, [userId, new Date(createdAt).toISOString(), id, limit + 1, 0]));
+  } else {
+    ({ rows } = await pool.query<Row>(LIST_FIRST, [userId, limit + 1, 0]));
+  }
+  const items = rows.slice(0, limit).map(session);
+  const last = rows.length > limit ? rows[limit - 1] : undefined;
+  const next_cursor = last ? floorCursor(last.created_at.getTime(), last.id) : null;
+  reply(res, 200, { items, limit, next_cursor });
+}
+
+async function create(res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+  const id = randomUUID();
+  const values: unknown[] = [id, body.user_id, body.title ?? null];
+  const status = body.status === undefined ? 'DEFAULT' : `$${values.push(body.status)}`;
+  const metadata = body.metadata === undefined ? 'DEFAULT' : `$${values.push(JSON.stringify(body.metadata))}::jsonb`;
+  values.push(id);
+  const { rows } = await pool.query<Row>(
+    `
+        WITH inserted AS (
+          INSERT INTO chat_sessions (id, user_id, title, status, metadata)
+          VALUES (
+            $1,
+            $2,
+            $3,
+            ${status},
+            ${metadata}
+          )
+          ON CONFLICT (id) DO NOTHING
+          RETURNING ${COLUMNS}
+        )
+        SELECT * FROM inserted
+        UNION ALL
+        SELECT ${COLUMNS} FROM chat_sessions WHERE id = $${values.length} AND NOT EXISTS (SELECT FROM inserted)`,
+    values,
+  );
+  const row = rows[0]!;
+  reply(res, 201, session(row), { Location: `${BASE}/sessions/${row.id}`, ETag: `"${row.version}"` });
+}
+
+async function update(res: ServerResponse, id: string, body: Record<string, unknown>): Promise<void> {
+  const values: unknown[] = [];
+  const assignments: string[] = [];
+  for (const field of ['title', 'status', 'is_active'] as const) {
+    if (body[field] !== undefined) assignments.push(`${field} = $${values.push(body[field])}`);
+  }
+  values.push(id);
+  const { rows } = await pool.query<Row>(
+    `
+    UPDATE chat_sessions SET ${[...assignments, TOUCHED].join(', ')}
+    WHERE id = $${values.length} AND TRUE AND TRUE
+    RETURNING ${COLUMNS}`,
+    values,
+  );
+  const row = rows[0];
+  if (!row) return reply(res, 404, { status: 404, title: 'Not Found' });
+  reply(res, 200, session(row), { ETag: `"${row.version}"` });
+}
+
+const BURN_MS = Number(process.env.FLOOR_BURN_US ?? 0) / 1000;
+
+async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (BURN_MS) for (const end = performance.now() + BURN_MS; performance.now() < end; );
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const method = req.method;
+  if (path.startsWith(`${BASE}/sessions/`)) {
+    const id = path.slice(BASE.length + 10);
+    if (method === 'GET') return get(res, id);
+    if (method === 'PATCH') return update(res, id, await readJson(req));
+  } else if (path === `${BASE}/sessions`) {
+    if (method === 'GET') return list(res, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
+    if (method === 'POST') return create(res, await readJson(req));
+  } else if (path === `${BASE}/health` && method === 'GET') {
+    await pool.query('SELECT 1');
+    return reply(res, 200, { status: 'ok' });
+  }
+  reply(res, 404, { status: 404, title: 'Not Found' });
+}
+
+if (import.meta.main) {
+  const server = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      if (!res.headersSent) reply(res, 500, { status: 500, title: 'Internal Server Error', detail: String(error) });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  server.listen(port, '127.0.0.1');
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+    pool.end().finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

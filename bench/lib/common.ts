@@ -1,0 +1,160 @@
+/**
+ * Settings from the environment and the steps `make bench` and bench/profile.ts share.
+ */
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { type Fixtures, type Measurement, measure, SCENARIOS, type ScenarioName } from './load.ts';
+import { type Cluster, freePort, withClient } from './postgres.ts';
+import { machine } from './procfs.ts';
+import { seed } from './seed.ts';
+import { ROOT, type Server, startServer } from './servers.ts';
+
+const env = (name: string, fallback: number) => {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  const number = Number(value.replaceAll('_', ''));
+  if (!Number.isFinite(number) || number < 0) throw new Error(`${name} must be a number, not ${value}`);
+  return number;
+};
+
+export const config = {
+  rows: env('BENCH_ROWS', 100_000),
+  users: env('BENCH_USERS', 1_000),
+  seconds: env('BENCH_SECONDS', 5),
+  warmup_seconds: env('BENCH_WARMUP', 1),
+  rounds: env('BENCH_ROUNDS', 3),
+  connections: env('BENCH_CONNECTIONS', 16),
+  startups: env('BENCH_STARTUPS', 5),
+  pool_size: 20,
+  scale_rows: env('BENCH_SCALE_ROWS', 1_000_000),
+};
+
+export const RESULTS = join(ROOT, 'bench', 'results');
+
+const began = performance.now();
+export const log = (line: string) => console.log(`[${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+
+/** Environment of our service: the database, quiet logs, the floor's pool size, no auth (as `make run`). */
+function oursEnv(url: string): Record<string, string> {
+  return { DATABASE_URL: url, LOG_LEVEL: 'warn', HOST: '127.0.0.1', DB_POOL_SIZE: String(config.pool_size), AUTH_MODE: 'none' };
+}
+
+export async function startOurs(name: string, url: string, nodeOptions: string[] = []): ReturnType<typeof startServer> {
+  const started = await startServer({ name, args: [...nodeOptions, 'src/main.ts'], env: oursEnv(url), port: await freePort() });
+  started.server.restart = async () => (await startOurs(name, url, nodeOptions)).server;
+  return started;
+}
+
+export async function startFloor(name: string, url: string): ReturnType<typeof startServer> {
+  const env = { DATABASE_URL: url, DB_POOL_SIZE: String(config.pool_size) };
+  const started = await startServer({ name, args: ['bench/floor.ts'], env, port: await freePort() });
+  started.server.restart = async () => (await startFloor(name, url)).server;
+  return started;
+}
+
+/** Servers that died during the benchmark and were started again (reported with the results). */
+export const restarts: Array<{ server: string; scenario: string; round: number; death: string }> = [];
+
+const dead = (server: Server) => server.child.exitCode !== null || server.child.signalCode !== null;
+
+/**
+ * One measured run. When the server process is gone (on a shared machine, something else may
+ * kill it; or it crashed), the death is recorded, the server started again, warmed up, and the
+ * run repeated — at most twice.
+ */
+async function measureOrRestart(scenario: ScenarioName, servers: Server[], index: number, fixtures: Fixtures, round: number, postmasterPid: number | undefined): Promise<Measurement> {
+  const options = { connections: config.connections, seconds: config.seconds, warmupSeconds: config.warmup_seconds, postmasterPid };
+  for (let attempt = 0; ; attempt++) {
+    const server = servers[index]!;
+    if (!dead(server)) {
+      try {
+        const run = await measure(scenario, server, fixtures, round, options);
+        if (!dead(server)) return run;
+      } catch (error) {
+        if (!dead(server)) throw error;
+      }
+    }
+    const death = server.death ?? 'ended';
+    restarts.push({ server: server.name, scenario, round, death });
+    if (attempt >= 2 || !server.restart) throw new Error(`${server.name} died during ${scenario} round ${round + 1} (${death}) ${attempt + 1} times`);
+    log(`${server.name} died (${death}): starting it again and repeating the run`);
+    servers[index] = await server.restart();
+    await measure('mix', servers[index]!, fixtures, -1, { ...options, seconds: 3, warmupSeconds: 0 });
+  }
+}
+
+export async function prepareDatabase(cluster: Cluster, name: string, rows: number): Promise<{ url: string; seed: Record<string, number> }> {
+  const url = await cluster.createDatabase(name);
+  log(`seeding ${rows.toLocaleString('en')} sessions over ${config.users.toLocaleString('en')} users into ${name}…`);
+  const seeded = await seed(url, rows, config.users, (line) => log(line));
+  log(`  seeded in ${(seeded.ms / 1000).toFixed(1)} s: table ${(seeded.tableBytes / 2 ** 20).toFixed(0)} MB, indexes ${(seeded.indexBytes / 2 ** 20).toFixed(0)} MB`);
+  return {
+    url,
+    seed: {
+      rows,
+      users: config.users,
+      ms: seeded.ms,
+      table_mb: Math.round(seeded.tableBytes / 2 ** 20),
+      index_mb: Math.round(seeded.indexBytes / 2 ** 20),
+    },
+  };
+}
+
+/** Dead rows of a write run would slow the next run (autovacuum is off for the table: see seed.ts). */
+export async function vacuum(url: string): Promise<void> {
+  await withClient(url, (client) => client.query('VACUUM chat_sessions')).catch((error: unknown) =>
+    log(`warning: VACUUM failed, the next run may see dead rows: ${(error as Error).message}`),
+  );
+}
+
+export function describeMachine(cluster: Cluster): Record<string, string | number> {
+  return { ...machine(), nproc: availableParallelism(), node: process.version, postgres: cluster.version };
+}
+
+export function gitDescription(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'openapi.yaml', 'sql', 'package.json'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return dirty ? `${head} with uncommitted changes in src/ (the working tree was measured)` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Runs every scenario against every server, round by round, alternating who goes first. */
+export async function interleave(
+  scenarios: ScenarioName[],
+  servers: Server[],
+  fixtures: Fixtures,
+  postmasterPid: number | undefined,
+  urlOf: (server: Server) => string,
+): Promise<Measurement[]> {
+  const runs: Measurement[] = [];
+  for (const scenario of scenarios) {
+    const writes = SCENARIOS.find((s) => s.name === scenario)!.writes;
+    for (let round = 0; round < config.rounds; round++) {
+      const order = round % 2 === 0 ? servers.map((_, i) => i) : servers.map((_, i) => servers.length - 1 - i);
+      for (const index of order) {
+        const run = await measureOrRestart(scenario, servers, index, fixtures, round, postmasterPid);
+        const server = servers[index]!;
+        runs.push(run);
+        log(
+          `${scenario.padEnd(9)} ${server.name.padEnd(11)} round ${round + 1}: ${String(run.rps).padStart(6)} req/s  p50 ${run.p50_ms.toFixed(2)} ms  p99 ${run.p99_ms.toFixed(2)} ms  ` +
+            `CPU ${run.server_cpu_ms_per_req.toFixed(3)} ms/req  PG ${run.pg_cpu_ms_per_req?.toFixed(3) ?? 'n/a'} ms/req  RSS ${run.peak_rss_mb} MB` +
+            (run.non2xx || run.errors ? `  non-2xx ${run.non2xx} errors ${run.errors}` : ''),
+        );
+        if (writes) await vacuum(urlOf(server));
+      }
+    }
+  }
+  return runs;
+}
+
+export async function warmUp(servers: Server[], fixtures: Fixtures, postmasterPid: number | undefined): Promise<void> {
+  // The first seconds of a Node process run unoptimised code: let both servers reach steady state.
+  for (const server of servers) {
+    await measure('mix', server, fixtures, -1, { connections: config.connections, seconds: 3, warmupSeconds: 0, postmasterPid });
+  }
+}
+
