@@ -34,6 +34,19 @@ async function installSlowInserts(url: string, seconds: number): Promise<void> {
   });
 }
 
+async function activeSlowInserts(url: string): Promise<number> {
+  return withClient(url, async (client) =>
+    Number(
+      (
+        await client.query(
+          `SELECT count(*) AS n FROM pg_stat_activity
+           WHERE application_name = 'chat-sessions-api' AND state = 'active' AND query LIKE '%INSERT INTO chat_sessions%'`,
+        )
+      ).rows[0].n,
+    ),
+  );
+}
+
 function post(url: string, body: object, agent?: Agent): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(
@@ -54,11 +67,12 @@ describe('graceful shutdown', () => {
     const databaseUrl = await freshDatabase();
     const service = spawnService({ DATABASE_URL: databaseUrl });
     const url = await service.ready;
-    await installSlowInserts(databaseUrl, 0.4);
+    await installSlowInserts(databaseUrl, 1);
 
     const agent = new Agent({ keepAlive: true, maxSockets: 20 });
     const inFlight = Array.from({ length: 20 }, () => post(url, { user_id: 'drain', title: 'slow' }, agent));
-    await sleep(150);
+    // In flight means inside the service: wait until all 20 inserts run, then signal.
+    await expect.poll(() => activeSlowInserts(databaseUrl), { timeout: 10_000 }).toBe(20);
     service.process.kill('SIGTERM');
     const responses = await Promise.all(inFlight);
     expect(responses.map((response) => response.status)).toEqual(Array(20).fill(201));
@@ -83,7 +97,7 @@ describe('graceful shutdown', () => {
     const url = await service.ready;
     await installSlowInserts(databaseUrl, 0.5);
     const slow = post(url, { user_id: 'drain2', title: 'slow' });
-    await sleep(150);
+    await expect.poll(() => activeSlowInserts(databaseUrl), { timeout: 10_000 }).toBe(1);
     service.process.kill('SIGTERM');
     await expect.poll(() => service.logs.some((line) => line.includes('shutting down'))).toBe(true);
     await expect(post(url, { user_id: 'drain2' })).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
@@ -97,7 +111,7 @@ describe('graceful shutdown', () => {
     const url = await service.ready;
     await installSlowInserts(databaseUrl, 5);
     const slow = post(url, { user_id: 'impatient', title: 'slow' }).catch(() => 'cut');
-    await sleep(150);
+    await expect.poll(() => activeSlowInserts(databaseUrl), { timeout: 10_000 }).toBe(1);
     service.process.kill('SIGTERM');
     await sleep(100);
     const signalled = Date.now();

@@ -135,21 +135,22 @@ describe('a connection killed mid-query', () => {
     await withClient(postgres.url, async (client) => {
       await client.query(`
         CREATE OR REPLACE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN IF NEW.title = 'slow-create' THEN PERFORM pg_sleep(0.4); END IF; RETURN NEW; END $$`);
+        BEGIN IF NEW.title = 'slow-create' THEN PERFORM pg_sleep(0.5); END IF; RETURN NEW; END $$`);
       await client.query('CREATE TRIGGER slow_insert BEFORE INSERT ON chat_sessions FOR EACH ROW EXECUTE FUNCTION slow_insert()');
     });
     try {
       const creating = service.api.post('/sessions', { user_id: 'terminated_user', title: 'slow-create' });
-      await sleep(150);
-      const killed = await withClient(postgres.url, async (client) =>
-        (
-          await client.query(
-            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = 'chat-sessions-api' AND query LIKE '%INSERT INTO chat_sessions%' AND state = 'active'`,
-          )
-        ).rowCount,
-      );
-      expect(killed).toBe(1);
+      // Kill the backend while the INSERT runs (the trigger holds it half a second).
+      const terminateRunningInsert = () =>
+        withClient(postgres.url, async (client) =>
+          (
+            await client.query(
+              `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+               WHERE application_name = 'chat-sessions-api' AND query LIKE '%INSERT INTO chat_sessions%' AND state = 'active'`,
+            )
+          ).rowCount,
+        );
+      await expect.poll(terminateRunningInsert, { timeout: 10_000, interval: 20 }).toBe(1);
       const response = await creating;
       expect([201, 503]).toContain(response.status);
       const rows = await withClient(postgres.url, async (client) =>
