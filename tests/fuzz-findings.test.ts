@@ -29,3 +29,12 @@ describe('GET /sessions?metadata[KEY]=VALUE: keys the contract allows, as the qu
     expect(response.body.items.map((session: { id: string }) => session.id)).toEqual([created.body.id]);
   });
 });
+
+describe('integer query parameters', () => {
+  // Found while probing around the fuzzer's cases: integers are coerced with Number(), so
+  // offset=0x10 is read as 16 (and limit=%2010, with a space, as 10) instead of being a 400.
+  it.fails('a hexadecimal offset (offset=0x10) is a 400, not offset 16', async () => {
+    const response = await service.api.get('/sessions?offset=0x10');
+    expect(response.status, response.text).toBe(400);
+  });
+});
