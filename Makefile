@@ -63,10 +63,12 @@ contract-diff: $(INSTALLED) $(CONTRACT_DIFF_TOOLS)
 	@bash scripts/contract-diff.sh
 
 # Conformance fuzzing at depth: FUZZ_RUNS cases per property (make test runs 100), FUZZ_SEED to
-# vary or reproduce a run (tests/fuzz-contract.test.ts prints both).
+# vary or reproduce a run (tests/fuzz-contract.test.ts prints both); without authentication, then
+# against a server that requires tokens (FUZZ_AUTH=jwt, a service token on every request).
 FUZZ_RUNS ?= 2000
 fuzz: $(INSTALLED)
 	FUZZ_RUNS=$(FUZZ_RUNS) vitest run tests/fuzz-contract.test.ts
+	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_AUTH=jwt vitest run tests/fuzz-contract.test.ts
 
 # A development JWT: make token [SUB=user_42] [ROLE=service_role] [TTL=3600] (needs JWT_SECRET).
 token: $(INSTALLED)

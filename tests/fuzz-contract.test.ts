@@ -15,8 +15,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import type { ApiResponse } from './support/client.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiResponse, RequestOptions } from './support/client.ts';
 import {
   bodyViolations,
   declaredMethods,
@@ -30,10 +30,30 @@ import {
   violations,
 } from './support/fuzz.ts';
 import { useTestService } from './support/service.ts';
+import { AUDIENCE, HS_SECRET, hsToken, ISSUER } from './support/tokens.ts';
 
 const seed = Number(process.env.FUZZ_SEED ?? 20261125);
 const runs = Number(process.env.FUZZ_RUNS ?? 100);
-const service = useTestService();
+/** FUZZ_AUTH=jwt: the same cases against a server that requires tokens, sent with a service token. */
+const authMode = process.env.FUZZ_AUTH === 'jwt' ? 'jwt' : 'none';
+const service = useTestService(
+  authMode === 'jwt' ? { AUTH_MODE: 'jwt', JWT_SECRET: HS_SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE } : {},
+);
+let authorization: Record<string, string> = {};
+beforeAll(async () => {
+  if (authMode === 'jwt') {
+    authorization = { Authorization: `Bearer ${await hsToken({ sub: 'fuzz-service', role: 'service_role' }, { expiresIn: '2h' })}` };
+  }
+});
+/** The contract-checking test client, with the token (if any) on every request. */
+const api = {
+  request: (method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse> =>
+    service.api.request(method, path, { ...options, headers: { ...authorization, ...options.headers } }),
+  get: (path: string) => api.request('GET', path),
+  post: (path: string, json: unknown) => api.request('POST', path, { json }),
+  patch: (path: string, json: unknown) => api.request('PATCH', path, { json, contentType: 'application/merge-patch+json' }),
+  delete: (path: string) => api.request('DELETE', path),
+};
 
 /** Cases run, per property, reported at the end (and asserted, so a silent zero cannot pass). */
 const counted: Record<string, number> = {};
@@ -42,7 +62,7 @@ const count = (name: string) => {
 };
 afterAll(() => {
   const total = Object.values(counted).reduce((sum, n) => sum + n, 0);
-  console.log(`fuzz (seed ${seed}, FUZZ_RUNS=${runs}): ${total} cases — ${JSON.stringify(counted)}`);
+  console.log(`fuzz (seed ${seed}, FUZZ_RUNS=${runs}, AUTH_MODE=${authMode}): ${total} cases — ${JSON.stringify(counted)}`);
 });
 
 let sequence = 0;
@@ -181,7 +201,7 @@ function invalidRequest(operation: Operation): fc.Arbitrary<Broken> | undefined 
 type Sent = { response: ApiResponse; expected: 'accepted' | 'not-found' | 'precondition-failed'; description: string };
 
 async function createSession(): Promise<{ id: string; etag: string }> {
-  const response = await service.api.post('/sessions', { user_id: `fuzz_${unique()}`, title: 'fuzz', metadata: { model: 'm' } });
+  const response = await api.post('/sessions', { user_id: `fuzz_${unique()}`, title: 'fuzz', metadata: { model: 'm' } });
   expect(response.status, response.text).toBe(201);
   return { id: response.body.id, etag: response.headers.get('etag')! };
 }
@@ -212,7 +232,7 @@ async function send(request: FuzzRequest): Promise<Sent> {
   const description = describeRequest(resolved);
   if (process.env.FUZZ_TRACE) console.log(`fuzz: ${description.slice(0, 300)}`);
   const response = await withTimeout(
-    service.api.request(request.operation.method, urlOf(resolved), {
+    api.request(request.operation.method, urlOf(resolved), {
       ...(resolved.body !== undefined ? { json: resolved.body, contentType: resolved.contentType! } : {}),
       headers: resolved.headers,
     }),
@@ -275,10 +295,10 @@ describe('conformance fuzzing against openapi.yaml', () => {
         const user = `fuzz_${unique()}`;
         const created: Record<string, any>[] = [];
         for (const draft of drafts) {
-          const response = await service.api.post('/sessions', { ...draft, user_id: user });
+          const response = await api.post('/sessions', { ...draft, user_id: user });
           expect(response.status, response.text).toBe(201);
           const location = response.headers.get('location')!;
-          const read = await service.api.get(location);
+          const read = await api.get(location);
           expect(read.status).toBe(200);
           expect(read.body).toEqual(response.body);
           expect(read.headers.get('etag')).toBe(response.headers.get('etag'));
@@ -288,7 +308,7 @@ describe('conformance fuzzing against openapi.yaml', () => {
         const seen: string[] = [];
         let cursor: string | null = null;
         do {
-          const page: ApiResponse = await service.api.get(
+          const page: ApiResponse = await api.get(
             `/sessions?user_id=${user}&include_deleted=true&limit=1${cursor ? `&cursor=${cursor}` : ''}`,
           );
           expect(page.status, page.text).toBe(200);
@@ -299,13 +319,13 @@ describe('conformance fuzzing against openapi.yaml', () => {
 
         const victim = created[0]!;
         const url = `/sessions/${victim.id}`;
-        const soft = await service.api.delete(url);
+        const soft = await api.delete(url);
         expect(soft.status).toBe(204);
-        expect((await service.api.get(url)).body.is_active).toBe(false);
-        expect((await service.api.delete(`${url}?hard=true`)).status).toBe(204);
-        expect((await service.api.get(url)).status).toBe(404);
-        expect((await service.api.patch(url, { title: 'gone' })).status).toBe(404);
-        expect((await service.api.delete(url)).status).toBe(404);
+        expect((await api.get(url)).body.is_active).toBe(false);
+        expect((await api.delete(`${url}?hard=true`)).status).toBe(204);
+        expect((await api.get(url)).status).toBe(404);
+        expect((await api.patch(url, { title: 'gone' })).status).toBe(404);
+        expect((await api.delete(url)).status).toBe(404);
       }),
       { ...properties, numRuns: Math.max(5, Math.round(runs / 5)) },
     );
@@ -318,7 +338,7 @@ describe('conformance fuzzing against openapi.yaml', () => {
       const concrete = path.replace(/\{\w+\}/g, randomUUID());
       for (const method of candidates.filter((candidate) => !declared.includes(candidate))) {
         count('undeclared-method');
-        const response = await service.api.request(method, concrete, { json: {} });
+        const response = await api.request(method, concrete, { json: {} });
         expect(response.status, `${method} ${concrete}`).toBe(405);
         const allowed = response.headers.get('allow')!.split(/,\s*/).sort();
         expect(allowed).toEqual([...new Set([...declared, ...(declared.includes('GET') ? ['HEAD'] : [])])].sort());
@@ -326,7 +346,7 @@ describe('conformance fuzzing against openapi.yaml', () => {
     }
     for (const path of ['/nowhere', '/sessions/x/y', '/health/ready/now']) {
       count('unknown-route');
-      expect((await service.api.get(path)).status).toBe(404);
+      expect((await api.get(path)).status).toBe(404);
     }
   });
 
