@@ -25,7 +25,15 @@ const sqlStateOf = (error: unknown): string | undefined => {
   return typeof code === 'string' ? code : undefined;
 };
 
+/** A retried call that finally failed after an attempt whose outcome is unknown. */
+export class OutcomeUnknownError extends Error {
+  constructor(cause: unknown) {
+    super('an earlier attempt may have been applied', { cause });
+  }
+}
+
 export function classifyFailure(error: unknown): FailureKind {
+  if (error instanceof OutcomeUnknownError) return 'terminated';
   if (error instanceof ConnectionError) return 'connection';
   if (error instanceof StatementTimeoutError) return 'timeout';
   if (error instanceof BackendTerminatedError || error instanceof BackendTerminatedUnexpectedlyError) return 'terminated';
@@ -59,15 +67,17 @@ export type RetryOptions = {
  */
 export function createRetry({ limit, baseDelayMs = 25, maxDelayMs = 1_000, onFailure }: RetryOptions) {
   return async function retry<T>(work: () => Promise<T>, { safeToRepeat }: { safeToRepeat: boolean }): Promise<T> {
+    let outcomeUnknown = false; // an attempt died mid-statement: a later failure must not hide that
     for (let attempt = 0; ; attempt++) {
       try {
         return await work();
       } catch (error) {
         const kind = classifyFailure(error);
+        outcomeUnknown ||= kind === 'terminated';
         const retryable = kind === 'connection' || kind === 'transient' || (kind === 'terminated' && safeToRepeat);
         const willRetry = retryable && attempt < limit;
         onFailure?.(kind, willRetry);
-        if (!willRetry) throw error;
+        if (!willRetry) throw outcomeUnknown && kind !== 'terminated' ? new OutcomeUnknownError(error) : error;
         const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
         await sleep(Math.random() * ceiling);
       }
