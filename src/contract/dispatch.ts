@@ -3,10 +3,10 @@ import type { Context } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import { type Document, OpenAPIBackend, type Operation } from 'openapi-backend';
 import type { OpenAPIV3_1 } from 'openapi-types';
-import qs from 'qs';
 import type { Authenticate } from '../auth/authenticate.ts';
 import type { Caller } from '../auth/caller.ts';
-import { AppError, validationFailed } from '../errors.ts';
+import { AppError, type FieldError, validationFailed } from '../errors.ts';
+import { queryParser } from './query.ts';
 import { basePathOf, type Spec } from './spec.ts';
 import type { Handlers, OperationId } from './types.ts';
 import { customizeAjv, toFieldErrors } from './validation.ts';
@@ -51,6 +51,7 @@ export async function createContractRouter({
     const validators = api.validator.getRequestValidatorsForOperation(operationId) as Validator[];
     const handler = handlers[operationId] as (request: unknown) => Promise<Reply>;
     const normalize = normalizeBody[operationId];
+    const parseQuery = queryParser((operation.parameters ?? []) as OpenAPIV3_1.ParameterObject[]);
     const secured = (operation.security ?? spec.security ?? []).length > 0;
     const headerNames = (operation.parameters ?? [])
       .map((parameter) => parameter as OpenAPIV3_1.ParameterObject)
@@ -65,9 +66,12 @@ export async function createContractRouter({
       const caller: Caller = secured ? await authenticate(ctx.headers) : { kind: 'local' };
       const body = operation.requestBody ? await readBody(ctx, operation) : undefined;
       if (body !== undefined) normalize?.(body);
-      const input = { path: { ...ctx.params }, query: qs.parse(ctx.querystring), header: { ...ctx.headers }, requestBody: body };
+      const { query, errors: queryErrors } = parseQuery(ctx.querystring);
+      const input = { path: { ...ctx.params }, query, header: { ...ctx.headers }, requestBody: body };
       const errors = validators.flatMap((validate) => (validate(input) ? [] : (validate.errors ?? [])));
-      if (errors.length) throw validationFailed(toFieldErrors(errors, readOnlyFields));
+      if (errors.length || queryErrors.length) {
+        throw validationFailed(mergeByPointer(queryErrors, toFieldErrors(errors, readOnlyFields)));
+      }
       // Handlers see the declared header parameters under their declared names.
       const headers = Object.fromEntries(
         headerNames.map((name) => [name, input.header[name.toLowerCase()]]).filter(([, value]) => value !== undefined),
@@ -163,4 +167,10 @@ function requestMediaTypes(operations: Operation[]): string[] {
 
 function schemaOf(spec: Spec, name: string): OpenAPIV3_1.SchemaObject {
   return (spec.components?.schemas?.[name] ?? {}) as OpenAPIV3_1.SchemaObject;
+}
+
+/** One entry per invalid input: the first list's entries win. */
+function mergeByPointer(first: FieldError[], second: FieldError[]): FieldError[] {
+  const taken = new Set(first.map((error) => `${error.in} ${error.pointer}`));
+  return [...first, ...second.filter((error) => !taken.has(`${error.in} ${error.pointer}`))];
 }

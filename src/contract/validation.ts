@@ -58,7 +58,10 @@ function locate(error: ErrorObject): Located | undefined {
   if (!where) return undefined;
   const pointer = rest.length ? `/${rest.join('/')}` : '';
   const last = rest.at(-1);
-  const name = last === undefined ? 'the request body' : unescape(last);
+  const parent = rest.at(-2);
+  // An array item is named after its array: status[0], not 0.
+  const name =
+    last === undefined ? 'the request body' : /^\d+$/.test(last) && parent ? `${unescape(parent)}[${last}]` : unescape(last);
   return { in: where, pointer, name: isKey ? `key ${JSON.stringify(name)}` : name };
 }
 
