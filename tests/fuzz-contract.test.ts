@@ -29,6 +29,7 @@ import {
   valid,
   violations,
 } from './support/fuzz.ts';
+import { spec } from './support/contract.ts';
 import { useTestService } from './support/service.ts';
 import { AUDIENCE, HS_SECRET, hsToken, ISSUER } from './support/tokens.ts';
 
@@ -258,6 +259,26 @@ describe('conformance fuzzing against openapi.yaml', () => {
         if (expected === 'not-found') expect(response.status, why).toBe(404);
         else if (expected === 'precondition-failed') expect(response.status, why).toBe(412);
         else expect([200, 201, 204, 304], why).toContain(response.status);
+      }),
+      properties,
+    );
+  });
+
+  it.runIf(authMode === 'jwt')('without the token, every valid request to a protected operation is a 401', async () => {
+    const protectedOperations = operations.filter((operation) => {
+      const declared = (spec.paths?.[operation.path] as Record<string, { security?: unknown[] }> | undefined)?.[operation.method.toLowerCase()];
+      return (declared?.security ?? spec.security ?? []).length > 0;
+    });
+    expect(protectedOperations.length).toBeGreaterThan(0);
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...protectedOperations).chain(validRequest), async (request) => {
+        count('no-token');
+        const response = await service.api.request(request.operation.method, urlOf(request), {
+          ...(request.body !== undefined ? { json: request.body, contentType: request.contentType! } : {}),
+          headers: request.headers, // placeholders stay unresolved: who is calling is checked first
+        });
+        expect(response.status, describeRequest(request)).toBe(401);
+        expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
       }),
       properties,
     );
