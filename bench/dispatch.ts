@@ -10,7 +10,7 @@ import { type Context, OpenAPIBackend } from 'openapi-backend';
 import { createContractRouter, unroutedRequests } from '../src/contract/dispatch.ts';
 import { loadSpec } from '../src/contract/spec.ts';
 import type { Handlers } from '../src/contract/types.ts';
-import { customizeAjv } from '../src/contract/validation.ts';
+import { createAjvCustomizer } from '../src/contract/validation.ts';
 import { problems } from '../src/http/problems.ts';
 import { requestId } from '../src/http/request-id.ts';
 
@@ -35,7 +35,7 @@ async function ours(): Promise<Koa<any, any>> {
 }
 
 async function openapiBackendRouting(): Promise<Koa<any, any>> {
-  const api = new OpenAPIBackend({ definition: loadSpec() as never, quick: true, customizeAjv, apiRoot: '/api/v1' });
+  const api = new OpenAPIBackend({ definition: loadSpec() as never, quick: true, customizeAjv: createAjvCustomizer(), apiRoot: '/api/v1' });
   api.register({
     getSession: async (context: Context) => {
       const valid = context.validation;

@@ -35,6 +35,7 @@ export type AppDependencies = {
 export async function createApp(dependencies: AppDependencies): Promise<Koa> {
   const { config, pool, logger, metrics, cursorSecret, version } = dependencies;
   const spec = loadSpec();
+  const docs = createDocsRouter(spec); // first: it serialises the contract as written
   const basePath = basePathOf(spec);
   const retry = createRetry({
     limit: config.DB_RETRY_LIMIT,
@@ -72,7 +73,7 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
   app.use(problems);
   app.use(boundUrlLength(config.MAX_URL_LENGTH));
   app.use(metricsRouter(metrics, pool, config.METRICS_TOKEN).routes());
-  app.use(createDocsRouter().routes());
+  app.use(docs.routes());
   app.use(router.routes());
   app.use(unroutedRequests(router));
   return app;

@@ -9,7 +9,7 @@ import { AppError, type FieldError, validationFailed } from '../errors.ts';
 import { queryParser } from './query.ts';
 import { basePathOf, type Spec } from './spec.ts';
 import type { Handlers, OperationId } from './types.ts';
-import { customizeAjv, toFieldErrors } from './validation.ts';
+import { createAjvCustomizer, toFieldErrors } from './validation.ts';
 
 type Options = {
   spec: Spec;
@@ -35,7 +35,7 @@ export async function createContractRouter({
   authenticate = async () => ({ kind: 'local' }),
   normalizeBody = {},
 }: Options): Promise<Router> {
-  const api = new OpenAPIBackend({ definition: spec as Document, quick: true, customizeAjv });
+  const api = new OpenAPIBackend({ definition: spec as Document, quick: true, customizeAjv: createAjvCustomizer() });
   await api.init();
   const operations = api.getOperations();
   assertHandlersMatch(operations, handlers);

@@ -14,8 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { Context } from 'koa';
-import { parse } from 'yaml';
-import { specPath } from '../contract/spec.ts';
+import { type Spec, specPath } from '../contract/spec.ts';
 import { AppError } from '../errors.ts';
 
 const projectRoot = new URL('../../', import.meta.url);
@@ -117,11 +116,13 @@ function send(ctx: Context, file: Asset, headers: Record<string, string> = {}): 
   }
 }
 
-/** `GET /docs`, `GET /openapi.yaml`, `GET /openapi.json` (HEAD too). */
-export function createDocsRouter(): Router {
-  const yamlText = readFileSync(specPath);
-  const yaml = asset(yamlText, 'application/yaml; charset=utf-8');
-  const json = asset(Buffer.from(`${JSON.stringify(parse(yamlText.toString('utf8')), null, 2)}\n`), 'application/json; charset=utf-8');
+/**
+ * `GET /docs`, `GET /openapi.yaml`, `GET /openapi.json` (HEAD too). `spec` is the contract as
+ * loaded from the YAML, before anything else touches it (the JSON is made from it, not parsed again).
+ */
+export function createDocsRouter(spec: Spec): Router {
+  const yaml = asset(readFileSync(specPath), 'application/yaml; charset=utf-8');
+  const json = asset(Buffer.from(`${JSON.stringify(spec, null, 2)}\n`), 'application/json; charset=utf-8');
   let page: Promise<Asset> | undefined;
 
   const router = new Router();

@@ -35,14 +35,25 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 export function observeRequests(metrics: Metrics) {
+  // The labelled series, looked up once per operation and status rather than on every request.
+  const series = new Map<string, { count: { inc: () => void }; duration: { observe: (seconds: number) => void } }>();
+  const seriesOf = (operation: string, status: string) => {
+    const key = `${operation} ${status}`;
+    let found = series.get(key);
+    if (!found) {
+      found = { count: metrics.requests.labels(operation, status), duration: metrics.requestDuration.labels(operation, status) };
+      series.set(key, found);
+    }
+    return found;
+  };
   return async function observe(ctx: Context, next: Next): Promise<void> {
-    const stop = metrics.requestDuration.startTimer();
+    const started = performance.now();
     try {
       await next();
     } finally {
-      const labels = { operation: ctx.state.operationId ?? 'none', status: String(ctx.status) };
-      stop(labels);
-      metrics.requests.inc(labels);
+      const { count, duration } = seriesOf(ctx.state.operationId ?? 'none', String(ctx.status));
+      duration.observe((performance.now() - started) / 1000);
+      count.inc();
     }
   };
 }
