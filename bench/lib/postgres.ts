@@ -4,12 +4,13 @@
  * here, migrated with the service's own migrations and seeded with SQL.
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { databaseUrlFor, freePort, withClient } from '../../tests/support/pg.ts';
+
+export { databaseUrlFor, freePort, withClient };
 import { parentOf } from './procfs.ts';
 
 export type Cluster = {
@@ -128,31 +129,4 @@ function statementsOf(log: string): string[] {
     if (match) statements.push(match[1]!.replace(/\s+/g, ' ').trim());
   }
   return statements;
-}
-
-export function databaseUrlFor(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
