@@ -30,12 +30,12 @@ const handlers = Object.fromEntries(
 ) as unknown as Handlers;
 
 async function ours(): Promise<Koa<any, any>> {
-  const router = await createContractRouter({ spec: loadSpec(), handlers, bodyLimit: 65536 });
+  const router = await createContractRouter({ spec: await loadSpec(), handlers, bodyLimit: 65536 });
   return new Koa().use(requestId).use(problems).use(router.routes()).use(unroutedRequests(router));
 }
 
 async function openapiBackendRouting(): Promise<Koa<any, any>> {
-  const api = new OpenAPIBackend({ definition: loadSpec() as never, quick: true, customizeAjv: createAjvCustomizer(), apiRoot: '/api/v1' });
+  const api = new OpenAPIBackend({ definition: (await loadSpec()) as never, quick: true, customizeAjv: createAjvCustomizer(), apiRoot: '/api/v1' });
   api.register({
     getSession: async (context: Context) => {
       const valid = context.validation;

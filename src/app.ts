@@ -34,7 +34,7 @@ export type AppDependencies = {
 
 export async function createApp(dependencies: AppDependencies): Promise<Koa> {
   const { config, pool, logger, metrics, cursorSecret, version } = dependencies;
-  const spec = loadSpec();
+  const spec = await loadSpec();
   const docs = createDocsRouter(spec); // first: it serialises the contract as written
   const basePath = basePathOf(spec);
   const retry = createRetry({

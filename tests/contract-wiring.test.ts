@@ -24,14 +24,14 @@ describe('the contract decides which handlers exist', () => {
   it('start-up fails when an operation of the contract has no handler', async () => {
     const { deleteSession: _removed, ...handlers } = allHandlers();
     await expect(
-      createContractRouter({ spec: loadSpec(), handlers: handlers as unknown as Handlers, bodyLimit: 1024 }),
+      createContractRouter({ spec: await loadSpec(), handlers: handlers as unknown as Handlers, bodyLimit: 1024 }),
     ).rejects.toThrow(/missing \[deleteSession\]/);
   });
 
   it('start-up fails when a handler answers an operation the contract lacks', async () => {
     const handlers = { ...allHandlers(), archiveEverything: unexpected };
     await expect(
-      createContractRouter({ spec: loadSpec(), handlers: handlers as unknown as Handlers, bodyLimit: 1024 }),
+      createContractRouter({ spec: await loadSpec(), handlers: handlers as unknown as Handlers, bodyLimit: 1024 }),
     ).rejects.toThrow(/not in the contract \[archiveEverything\]/);
   });
 });
@@ -44,7 +44,7 @@ describe('limits declared in openapi.yaml are enforced by the contract layer', (
       throw new Error('not reached');
     };
     const router = await createContractRouter({
-      spec: loadSpec(),
+      spec: await loadSpec(),
       handlers: { ...allHandlers(), createSession: record } as unknown as Handlers,
       bodyLimit: 64 * 1024,
     });

