@@ -1,4 +1,5 @@
 import cors from '@koa/cors';
+import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
@@ -8,14 +9,12 @@ import { basePathOf, loadSpec } from './contract/spec.ts';
 import { bodyFieldValidator } from './contract/validation.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { createRetry } from './db/retry.ts';
-import { AppError } from './errors.ts';
 import { createHealthHandlers } from './health.ts';
-import { type Metrics, metricsRouter, observeRequests } from './http/metrics.ts';
+import { edge } from './http/edge.ts';
+import { type Metrics, metricsRouter } from './http/metrics.ts';
 import { createIdempotencyStore } from './idempotency/store.ts';
 import { createDocsRouter } from './http/docs.ts';
-import { requestLogging } from './http/logging.ts';
-import { problems } from './http/problems.ts';
-import { requestId } from './http/request-id.ts';
+import { problemBoundary } from './http/problems.ts';
 import { createCursorCodec } from './sessions/cursor.ts';
 import { createSessionHandlers } from './sessions/handlers.ts';
 import { metadataErrors, trimTitle } from './sessions/rules.ts';
@@ -62,44 +61,18 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
     normalizeBody: { createSession: trimTitle, updateSession: trimTitle },
   });
 
+  // Every route in one router: one match per request. Unrouted requests are told what the
+  // contract allows on their path.
+  const routes = new Router().use(router.routes(), docs.routes(), metricsRouter(metrics, pool, config.METRICS_TOKEN).routes());
+
   const app = new Koa();
   app.silent = true; // every error is answered and logged by the middleware below
-  app.use(requestId);
-  app.use(noSniffing);
-  app.use(requestLogging(logger));
-  app.use(observeRequests(metrics));
-  app.use(closeConnectionsWhenDraining(dependencies.isDraining));
+  app.use(edge({ logger, metrics, isDraining: dependencies.isDraining }));
   if (config.CORS_ORIGINS.length) app.use(corsFor(config.CORS_ORIGINS));
-  app.use(problems);
-  app.use(boundUrlLength(config.MAX_URL_LENGTH));
-  app.use(metricsRouter(metrics, pool, config.METRICS_TOKEN).routes());
-  app.use(docs.routes());
-  app.use(router.routes());
+  app.use(problemBoundary(config.MAX_URL_LENGTH));
+  app.use(routes.routes());
   app.use(unroutedRequests(router));
   return app;
-}
-
-async function noSniffing(ctx: Koa.Context, next: Koa.Next): Promise<void> {
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  await next();
-}
-
-/** URLs are bounded here; request headers are bounded by Node (16 KiB, src/http/client-errors.ts). */
-function boundUrlLength(maxUrlLength: number) {
-  return async function boundUrl(ctx: Koa.Context, next: Koa.Next): Promise<void> {
-    if (ctx.url.length > maxUrlLength) {
-      throw new AppError('uri_too_long', `The URL must be at most ${maxUrlLength} characters`);
-    }
-    await next();
-  };
-}
-
-function closeConnectionsWhenDraining(isDraining: () => boolean) {
-  return async function drain(ctx: Koa.Context, next: Koa.Next): Promise<void> {
-    await next();
-    // Checked after the handler: requests in flight when shutdown began close their connection too.
-    if (isDraining()) ctx.set('Connection', 'close');
-  };
 }
 
 function corsFor(origins: string[]) {

@@ -1,4 +1,4 @@
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import { pino, type Logger } from 'pino';
 
 export function createLogger(level: string): Logger {
@@ -14,24 +14,21 @@ export function createLogger(level: string): Logger {
  * One JSON line per request: method, route template, status, duration and request id.
  * Never bodies, metadata, query values or headers (they may carry personal data or secrets).
  */
-export function requestLogging(logger: Logger) {
-  return async function logRequest(ctx: Context, next: Next): Promise<void> {
-    const started = performance.now();
-    try {
-      await next();
-    } finally {
-      const line = {
-        request_id: ctx.state.requestId,
-        method: ctx.method,
-        route: ctx.state.route ?? null,
-        operation_id: ctx.state.operationId ?? null,
-        status: ctx.status,
-        duration_ms: Math.round((performance.now() - started) * 100) / 100,
-      };
-      const failure: unknown = ctx.state.failure;
-      if (ctx.status >= 500) logger.error({ ...line, err: describeFailure(failure) }, 'request failed');
-      else logger.info(line, 'request');
-    }
+export function requestLogger(logger: Logger) {
+  const logsEveryRequest = logger.isLevelEnabled('info');
+  return function logRequest(ctx: Context, durationMs: number): void {
+    if (ctx.status < 500 && !logsEveryRequest) return;
+    const line = {
+      request_id: ctx.state.requestId,
+      method: ctx.method,
+      route: ctx.state.route ?? null,
+      operation_id: ctx.state.operationId ?? null,
+      status: ctx.status,
+      duration_ms: Math.round(durationMs * 100) / 100,
+    };
+    const failure: unknown = ctx.state.failure;
+    if (ctx.status >= 500) logger.error({ ...line, err: describeFailure(failure) }, 'request failed');
+    else logger.info(line, 'request');
   };
 }
 

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { timingSafeEqual } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
@@ -34,27 +34,23 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function observeRequests(metrics: Metrics) {
+/** Counts each answered request and its duration, by operation and status. */
+export function requestRecorder(metrics: Metrics) {
   // The labelled series, looked up once per operation and status rather than on every request.
   const series = new Map<string, { count: { inc: () => void }; duration: { observe: (seconds: number) => void } }>();
-  const seriesOf = (operation: string, status: string) => {
+  const seriesOf = (operation: string, status: number) => {
     const key = `${operation} ${status}`;
     let found = series.get(key);
     if (!found) {
-      found = { count: metrics.requests.labels(operation, status), duration: metrics.requestDuration.labels(operation, status) };
+      found = { count: metrics.requests.labels(operation, String(status)), duration: metrics.requestDuration.labels(operation, String(status)) };
       series.set(key, found);
     }
     return found;
   };
-  return async function observe(ctx: Context, next: Next): Promise<void> {
-    const started = performance.now();
-    try {
-      await next();
-    } finally {
-      const { count, duration } = seriesOf(ctx.state.operationId ?? 'none', String(ctx.status));
-      duration.observe((performance.now() - started) / 1000);
-      count.inc();
-    }
+  return function recordRequest(ctx: Context, durationMs: number): void {
+    const { count, duration } = seriesOf(ctx.state.operationId ?? 'none', ctx.status);
+    duration.observe(durationMs / 1000);
+    count.inc();
   };
 }
 

@@ -43,18 +43,29 @@ export function toAppError(error: unknown): AppError {
   return new AppError('service_unavailable', detail, { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } });
 }
 
-/** The error boundary: every failure leaves as an RFC 9457 problem document. */
-export async function problems(ctx: Context, next: Next): Promise<void> {
-  try {
-    await next();
-  } catch (thrown) {
-    const error = toAppError(thrown);
-    if (error.kind === 'internal_error' || error.kind === 'service_unavailable') {
-      ctx.state.failure = thrown; // logged with the request line, never sent
+/**
+ * The error boundary: every failure leaves as an RFC 9457 problem document. URLs longer than
+ * `maxUrlLength` are refused here (request headers are bounded by Node: src/http/client-errors.ts).
+ */
+export function problemBoundary(maxUrlLength = Number.POSITIVE_INFINITY) {
+  return async function problems(ctx: Context, next: Next): Promise<void> {
+    try {
+      if (ctx.url.length > maxUrlLength) {
+        throw new AppError('uri_too_long', `The URL must be at most ${maxUrlLength} characters`);
+      }
+      await next();
+    } catch (thrown) {
+      const error = toAppError(thrown);
+      if (error.kind === 'internal_error' || error.kind === 'service_unavailable') {
+        ctx.state.failure = thrown; // logged with the request line, never sent
+      }
+      sendProblem(ctx, error);
     }
-    sendProblem(ctx, error);
-  }
+  };
 }
+
+/** The boundary with no URL limit (for apps assembled from parts, in tests and benchmarks). */
+export const problems = problemBoundary();
 
 export function sendProblem(ctx: Context, error: AppError): void {
   const { status, title } = kinds[error.kind];

@@ -4,10 +4,15 @@ import type { Context, Next } from 'koa';
 const acceptable = /^[\x21-\x7E]{1,128}$/;
 
 /** Keeps the caller's X-Request-Id when it is 1–128 visible ASCII characters, else makes one. */
-export async function requestId(ctx: Context, next: Next): Promise<void> {
+export function assignRequestId(ctx: Context): void {
   const given = ctx.get('X-Request-Id');
   const id = acceptable.test(given) ? given : randomUUID();
   ctx.state.requestId = id;
   ctx.set('X-Request-Id', id);
+}
+
+/** The same, as a middleware of its own (for apps assembled from parts, in tests and benchmarks). */
+export async function requestId(ctx: Context, next: Next): Promise<void> {
+  assignRequestId(ctx);
   await next();
 }
