@@ -45,7 +45,7 @@ function layerOf(module: string): string {
   if (module === SOCKET_WRITES_ROW) return 'socket writes (wall time: mostly descheduled, see above)';
   if (module === '(garbage collector)') return 'garbage collector';
   if (module === '(native)' || module === '(program)') return 'V8 natives and builtins (runMicrotasks: promise hops…)';
-  if (/^(koa|koa-compose|delegates|@koa\/router|@koa\/cors|koa-bodyparser|co-body|raw-body|http-errors|statuses|on-finished|accepts|type-is|content-type|cookies|vary|mime-types|mime-db|only|encodeurl|escape-html|destroy|fresh|depd|http-assert|negotiator|path-to-regexp|ee-first|inflation|bytes|iconv-lite|setprototypeof|toidentifier|inherits|content-disposition|media-typer)$/.test(module)) return 'Koa, @koa/router and their helpers';
+  if (/^(koa|koa-compose|delegates|@koa\/router|@koa\/cors|http-errors|statuses|on-finished|accepts|type-is|content-type|cookies|vary|mime-types|mime-db|only|encodeurl|escape-html|destroy|fresh|depd|http-assert|negotiator|path-to-regexp|ee-first|inflation|bytes|iconv-lite|setprototypeof|toidentifier|inherits|content-disposition|media-typer)$/.test(module)) return 'Koa, @koa/router and their helpers';
   if (/^src\/(app|http\/).*/.test(module) && module !== 'src/http/metrics.ts') return 'our middleware (src/app.ts, src/http/)';
   if (module === 'prom-client' || module === 'src/http/metrics.ts' || module === 'tdigest' || module === 'bintrees') return 'metrics (prom-client, src/http/metrics.ts)';
   if (/^(pino|pino-std-serializers|sonic-boom|thread-stream|fast-redact|quick-format-unescaped|atomic-sleep|on-exit-leak-free|safe-stable-stringify|@pinojs\/.*)$/.test(module)) return 'logging (pino)';

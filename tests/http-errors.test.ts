@@ -1,4 +1,6 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { checkedFetch } from './support/checked-fetch.ts';
 import { useTestService } from './support/service.ts';
 import { problemMembers } from './support/problems.ts';
 
@@ -60,6 +62,35 @@ describe('every error is an application/problem+json document', () => {
     const response = await service.api.post('/sessions', { user_id: 'u1', title });
     expect(response.status).toBe(413);
     expect(response.body.type).toBe('/problems/payload-too-large');
+  });
+
+  it('a chunked body (no Content-Length) over the limit is a 413 problem', async () => {
+    const chunk = new TextEncoder().encode(`"${'x'.repeat(1022)}",`);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent === 0) controller.enqueue(new TextEncoder().encode('{"user_id":"u1","metadata":{"a":['));
+        if (sent++ < 80) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const url = `${service.origin}/api/v1/sessions`;
+    const response = await checkedFetch(url, { method: 'POST', body, duplex: 'half', headers: { 'content-type': 'application/json' } } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { type: string }).type).toBe('/problems/payload-too-large');
+  });
+
+  it('a compressed body (Content-Encoding: gzip) is a 415 problem', async () => {
+    const raw = gzipSync(JSON.stringify({ user_id: 'u1' }));
+    const response = await service.api.request('POST', '/sessions', { raw, contentType: 'application/json', headers: { 'content-encoding': 'gzip' } });
+    expect(response.status).toBe(415);
+    expect(response.body.detail).toMatch(/Content-Encoding gzip/);
+  });
+
+  it('a JSON body starting with a UTF-8 byte order mark is read without it', async () => {
+    const response = await service.api.request('POST', '/sessions', { raw: `\uFEFF${JSON.stringify({ user_id: 'u1', title: 'bom' })}`, contentType: 'application/json' });
+    expect(response.status).toBe(201);
+    expect(response.body.title).toBe('bom');
   });
 
   it('a body just under the limit is parsed (and judged by the contract)', async () => {

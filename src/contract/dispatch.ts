@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import bodyParser from 'koa-bodyparser';
 import { type Document, OpenAPIBackend, type Operation } from 'openapi-backend';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import type { Authenticate } from '../auth/authenticate.ts';
 import type { Caller } from '../auth/caller.ts';
 import { AppError, type FieldError, validationFailed } from '../errors.ts';
+import { readJsonBody } from '../http/json-body.ts';
 import { queryParser } from './query.ts';
 import { basePathOf, type Spec } from './spec.ts';
 import type { Handlers, OperationId } from './types.ts';
@@ -42,7 +42,7 @@ export async function createContractRouter({
 
   const basePath = basePathOf(spec);
   const readOnlyFields = new Set(Object.keys(schemaOf(spec, 'Session').properties ?? {}));
-  const readBody = createBodyReader(bodyLimit, requestMediaTypes(operations));
+  const readBody = createBodyReader(bodyLimit);
 
   const router = new Router();
   for (const operation of operations) {
@@ -90,16 +90,8 @@ function send(ctx: Context, reply: Reply): void {
   if (reply.body !== undefined) ctx.body = reply.body;
 }
 
-/** Checks a body's media type against the operation's, then parses the JSON. */
-function createBodyReader(bodyLimit: number, jsonMediaTypes: string[]) {
-  const parseJson = bodyParser({
-    enableTypes: ['json'],
-    extendTypes: { json: jsonMediaTypes },
-    jsonLimit: `${bodyLimit}b`,
-    strict: true,
-    // JSON.parse makes "__proto__" an ordinary own key: keep it as data, like any other key.
-    ...{ onProtoPoisoning: 'ignore' },
-  });
+/** Checks a body's media type against the operation's, then reads the JSON. */
+function createBodyReader(bodyLimit: number) {
   return async function readBody(ctx: Context, operation: Operation): Promise<unknown> {
     const hasBody = Number(ctx.get('Content-Length') || 0) > 0 || ctx.get('Transfer-Encoding') !== '';
     if (!hasBody) return undefined;
@@ -115,22 +107,8 @@ function createBodyReader(bodyLimit: number, jsonMediaTypes: string[]) {
     if (charset && !/^utf-?8$/i.test(charset)) {
       throw new AppError('unsupported_media_type', `charset ${charset} is not accepted: JSON bodies are UTF-8`);
     }
-    try {
-      await parseJson(ctx, async () => {});
-    } catch (error) {
-      throw bodyError(error, bodyLimit);
-    }
-    return (ctx.request as { body?: unknown }).body;
+    return readJsonBody(ctx.req, bodyLimit);
   };
-}
-
-function bodyError(error: unknown, bodyLimit: number): AppError {
-  const { status, type } = error as { status?: number; type?: string };
-  if (status === 413) return new AppError('payload_too_large', `The request body must be at most ${bodyLimit} bytes`);
-  if (type === 'encoding.unsupported' || status === 415) {
-    return new AppError('unsupported_media_type', 'The request body must be encoded as UTF-8');
-  }
-  return new AppError('malformed_json', 'The request body is not valid JSON (it must be a JSON object)');
 }
 
 /** Unknown paths answer 404; known paths with another method answer 405 and say what is allowed. */
@@ -156,13 +134,6 @@ function assertHandlersMatch(operations: Operation[], handlers: Handlers): void 
       `Handlers do not match openapi.yaml: missing [${missing.join(', ')}], not in the contract [${unknown.join(', ')}]`,
     );
   }
-}
-
-function requestMediaTypes(operations: Operation[]): string[] {
-  const types = operations.flatMap((operation) =>
-    Object.keys((operation.requestBody as OpenAPIV3_1.RequestBodyObject | undefined)?.content ?? {}),
-  );
-  return [...new Set(types)];
 }
 
 function schemaOf(spec: Spec, name: string): OpenAPIV3_1.SchemaObject {

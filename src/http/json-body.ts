@@ -1,0 +1,49 @@
+import type { IncomingMessage } from 'node:http';
+import { AppError } from '../errors.ts';
+
+/**
+ * Reads a request body as JSON: identity-encoded UTF-8 (a leading BOM is dropped), at most
+ * `limit` bytes, an object or an array at the top. `JSON.parse` keeps a "__proto__" key as an
+ * ordinary own key, i.e. as data. (Replaces koa-bodyparser: its co-body, raw-body, iconv-lite and
+ * bourne cost ~15 µs per request and ~40 ms of start-up for encodings we do not accept.)
+ */
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const coding = req.headers['content-encoding']?.trim().toLowerCase();
+  if (coding && coding !== 'identity') {
+    throw new AppError('unsupported_media_type', `Content-Encoding ${coding} is not accepted: send the JSON body uncompressed`);
+  }
+  if (Number(req.headers['content-length']) > limit) throw tooLarge(limit);
+  const text = (await readUpTo(req, limit)).toString('utf8');
+  try {
+    const parsed: unknown = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    if (typeof parsed === 'object' && parsed !== null) return parsed;
+  } catch {
+    // answered below
+  }
+  throw new AppError('malformed_json', 'The request body is not valid JSON (it must be a JSON object)');
+}
+
+/** The body's bytes; past `limit` the rest is discarded unread and the request refused. */
+function readUpTo(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (outcome: () => void) => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      outcome();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) finish(() => reject(tooLarge(limit)));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => finish(() => resolve(Buffer.concat(chunks, size)));
+    const onError = (error: Error) => finish(() => reject(error));
+    const onClose = () => finish(() => reject(new Error('the client closed the connection before sending the whole body')));
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
+function tooLarge(limit: number): AppError {
+  return new AppError('payload_too_large', `The request body must be at most ${limit} bytes`);
+}
