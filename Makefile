@@ -17,7 +17,7 @@ install: $(INSTALLED)
 # The docs page is built beforehand (about 0.6 s, only when openapi.yaml or redocly.yaml changed),
 # so start-up never waits for it; the server builds it itself on the first GET /docs otherwise.
 run: dist/.built
-	node dist/src/main.js
+	node dist/src/start.js
 
 test: $(INSTALLED) check-generated typecheck browser
 	mkdir -p test-output
@@ -89,7 +89,7 @@ bench: dist/.built
 
 # The service as production runs it (make run, make bench): compiled to dist/ (about 2 s, redone
 # only when a source changed), with the contract beside it also as JSON, read at start-up without
-# a YAML parser. `node dist/src/main.js` runs it.
+# a YAML parser. `node dist/src/start.js` runs it.
 BUILD_INPUTS := $(shell find src generated sql -type f) openapi.yaml package.json tsconfig.json tsconfig.build.json
 build: dist/.built
 

@@ -5,7 +5,7 @@
  *   floor+slow               the floor spinning FLOOR_BURN_US (150) µs of CPU per request, about
  *                            what our service spends beyond the floor: as slow, same SQL
  *   floor+slow+DISCARD ALL   and sending `DISCARD ALL` on every release, as Slonik does by default
- *   ours                     dist/src/main.js
+ *   ours                     dist/src/start.js
  * Writes bench/results/pg-cpu.{md,json}.
  *
  *   node bench/pg-cpu.ts          (BENCH_SCENARIOS — default get,list — BENCH_ROUNDS, BENCH_SECONDS as for make bench)

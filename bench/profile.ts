@@ -1,6 +1,6 @@
 /**
  * Where our service spends its time under the benchmark's load. For each scenario, a fresh
- * `node --cpu-prof --cpu-prof-dir=bench/profiles dist/src/main.js` is warmed up and loaded as in
+ * `node --cpu-prof --cpu-prof-dir=bench/profiles dist/src/start.js` is warmed up and loaded as in
  * `make bench`, then the floor (bench/floor.ts) the same way; only the samples of the measured
  * window count. Self time is aggregated by function and by file or package, per request, ours
  * next to the floor's, into bench/results/profile.{md,json}. The raw .cpuprofile files stay in
@@ -105,7 +105,7 @@ function differential(r: Profiled, rows = 18): string[] {
 function render(startup: StartupProfile | undefined, results: Profiled[], date: string, machine: string, git: string): string {
   const lines = [`# CPU profiles under the bench load — ${date}`, ''];
   lines.push(
-    `Machine: ${machine}. Code: ${git}. \`node --cpu-prof\` of \`dist/src/main.js\`, then of \`bench/floor.ts\`, ${config.connections} connections, ` +
+    `Machine: ${machine}. Code: ${git}. \`node --cpu-prof\` of \`dist/src/start.js\`, then of \`bench/floor.ts\`, ${config.connections} connections, ` +
       `${seconds} s per scenario after a 3 s warm-up; only the samples of the measured window count (profiler on: slower than make bench).`,
     '',
     `V8 samples on wall-clock time: a process that loses the CPU inside a socket write (on loopback the write wakes the peer, which often takes the core) ` +

@@ -89,7 +89,7 @@ async function closeServer(server: Server, timeoutMs: number): Promise<void> {
 
 const IDLE_GRACE_MS = 250;
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();

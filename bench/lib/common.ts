@@ -42,7 +42,7 @@ function oursEnv(url: string): Record<string, string> {
 }
 
 /** Our service as production runs it: the build in dist/ (`make bench` builds it first). */
-export const OURS_ENTRY = 'dist/src/main.js';
+export const OURS_ENTRY = 'dist/src/start.js';
 
 export async function startOurs(name: string, url: string, nodeOptions: string[] = []): ReturnType<typeof startServer> {
   if (!existsSync(join(ROOT, OURS_ENTRY))) throw new Error(`${OURS_ENTRY} is missing: run make build (make bench does)`);

@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
-const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+// The production entry point (src/start.ts: compile cache on, then src/main.ts).
+const main = fileURLToPath(new URL('../../src/start.ts', import.meta.url));
 
 export type ChildService = {
   process: ChildProcess;
@@ -13,7 +14,7 @@ export type ChildService = {
   logs: string[];
 };
 
-/** The service as its own process (`node src/main.ts`), for signals and exit codes. */
+/** The service as its own process (`node src/start.ts`), for signals and exit codes. */
 export function spawnService(env: Record<string, string>): ChildService {
   const child = spawn(process.execPath, [main], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
