@@ -10,6 +10,7 @@
  *   BENCH_ROUNDS        interleaved rounds per scenario (3)  BENCH_CONNECTIONS  autocannon connections (16)
  *   BENCH_SCENARIOS     comma-separated subset of get,list,list-deep,create,patch,mix
  *   BENCH_STARTUPS      start-up samples per server (5)
+ *   BENCH_LADDER=0      skip the ladder (get on the stack built up one layer at a time: bench/ladder.ts)
  *   BENCH_SCALE=1       instead: list scenarios at BENCH_ROWS and at BENCH_SCALE_ROWS (1000000)
  *
  * `node bench/run.ts --render` rewrites latest.md from latest.json (and scale.json).
@@ -34,7 +35,8 @@ import {
   summarise,
   targetsOf,
 } from './lib/report.ts';
-import { cleanUp, onCleanup, type Server } from './lib/servers.ts';
+import { freePort } from './lib/postgres.ts';
+import { cleanUp, onCleanup, type Server, startServer } from './lib/servers.ts';
 
 const scaleMode = process.env.BENCH_SCALE === '1';
 const only = process.env.BENCH_SCENARIOS?.split(',').map((name) => name.trim()).filter(Boolean);
@@ -79,6 +81,8 @@ async function benchmark(cluster: Cluster): Promise<void> {
   await warmUp([ours, floor], fixtures, cluster.postmasterPid);
   const runs = await interleave(scenarios, [ours, floor], fixtures, cluster.postmasterPid, () => url);
 
+  const ladder = process.env.BENCH_LADDER === '0' ? undefined : await climbLadder(url, [ours, floor], fixtures, cluster.postmasterPid);
+
   const summary = summarise(runs);
   const ratios = ratiosOf(summary, OURS, FLOOR);
   const deep_vs_first: Record<string, number | null> = {};
@@ -98,6 +102,7 @@ async function benchmark(cluster: Cluster): Promise<void> {
     deep_vs_first,
     peak_rss_mb: { [OURS]: peak(OURS), [FLOOR]: peak(FLOOR) },
     restarts,
+    ...(ladder ? { ladder } : {}),
   };
   const results: Results = { ...partial, targets: targetsOf(partial) };
   mkdirSync(RESULTS, { recursive: true });
@@ -106,6 +111,29 @@ async function benchmark(cluster: Cluster): Promise<void> {
   writeFileSync(join(RESULTS, 'latest.md'), markdown);
   console.log(`\n${markdown.split('\n## Every run')[0]}`);
   log('wrote bench/results/latest.md and latest.json');
+}
+
+const RUNGS = [
+  { server: FLOOR, description: 'node:http + pg (bench/floor.ts)' },
+  { server: 'koa', description: '+ Koa and @koa/router' },
+  { server: 'slonik', description: '+ Slonik (the service\'s pool settings) instead of pg' },
+  { server: 'zod', description: '+ rows parsed by the service\'s zod interceptor' },
+  { server: OURS, description: 'ours: + contract validation, middleware, handlers, logging, metrics' },
+];
+
+/** The get scenario on each rung of bench/ladder.ts, with ours and the floor, interleaved. */
+async function climbLadder(url: string, servers: Server[], fixtures: Fixtures, postmasterPid: number | undefined): Promise<Results['ladder']> {
+  const rungs: Server[] = [];
+  for (const rung of ['koa', 'slonik', 'zod']) {
+    const env = { DATABASE_URL: url, DB_POOL_SIZE: String(config.pool_size), LADDER_RUNG: rung, LOG_LEVEL: 'warn' };
+    rungs.push((await startServer({ name: rung, args: ['bench/ladder.ts'], env, port: await freePort() })).server);
+  }
+  log('the ladder: get on node:http + pg, + Koa, + Slonik, + zod rows, and ours');
+  await warmUp(rungs, fixtures, postmasterPid);
+  const all = [servers[1]!, ...rungs, servers[0]!];
+  const runs = await interleave(['get'], all, fixtures, postmasterPid, () => url);
+  for (const rung of rungs) await rung.stop();
+  return { rungs: RUNGS, runs, summary: summarise(runs)['get'] ?? {} };
 }
 
 /** List scenarios at two table sizes, side by side: a service and a floor on each database. */

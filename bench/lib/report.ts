@@ -39,6 +39,8 @@ export type Results = {
   peak_rss_mb: Record<string, number>;
   /** Server processes that died during the run and were started again. */
   restarts: Array<{ server: string; scenario: string; round: number; death: string }>;
+  /** GET by id on the floor, the stack one layer at a time (bench/ladder.ts) and ours: medians. */
+  ladder?: { rungs: Array<{ server: string; description: string }>; runs: Measurement[]; summary: Record<string, Figures> };
   targets: Target[];
 };
 
@@ -273,6 +275,8 @@ export function renderMarkdown(results: Results, scale: ScaleResults | undefined
     lines.push('');
   }
 
+  if (results.ladder) lines.push(renderLadder(results.ladder), '');
+
   lines.push('## SQL parity (the floor issues the statements ours issues)', '');
   if (!results.parity.checked) {
     lines.push('Not checked (needs the embedded PostgreSQL, whose log the harness reads).');
@@ -297,6 +301,26 @@ export function renderMarkdown(results: Results, scale: ScaleResults | undefined
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The get scenario on the stack built up one layer at a time: what the stack costs, what ours adds. */
+function renderLadder(ladder: NonNullable<Results['ladder']>): string {
+  const floor = ladder.summary[FLOOR];
+  const lines = [
+    '## Where the time goes: GET /sessions/{id}, the stack built up one layer at a time',
+    '',
+    'Each rung adds one layer to the one above it, with no validation, middleware, logging or metrics (bench/ladder.ts); the last row is ours. Same load as the get scenario, interleaved, medians.',
+    '',
+    '| server | what it is | req/s | × floor | server CPU ms/req | × floor | peak RSS MB |',
+    '|---|---|--:|--:|--:|--:|--:|',
+  ];
+  for (const { server, description } of ladder.rungs) {
+    const figures = ladder.summary[server];
+    lines.push(
+      `| ${server} | ${description} | ${fmt(figures?.rps)} | ${times(ratio(figures?.rps, floor?.rps))} | ${fmt(figures?.server_cpu_ms_per_req)} | ${times(ratio(figures?.server_cpu_ms_per_req, floor?.server_cpu_ms_per_req))} | ${fmt(figures?.peak_rss_mb)} |`,
+    );
+  }
+  return lines.join('\n');
 }
 
 export function renderScale(scale: ScaleResults): string {
