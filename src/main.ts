@@ -14,8 +14,9 @@ import { answerClientError } from './http/client-errors.ts';
 import { createLogger } from './http/logging.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createIdempotencyStore, purgeExpiredKeysPeriodically } from './idempotency/store.ts';
+import { projectRoot } from './paths.ts';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('package.json', projectRoot), 'utf8')) as { version: string };
 
 export type RunningService = { server: Server; url: string; stop: () => Promise<void> };
 

@@ -1,9 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { projectRoot } from '../paths.ts';
 
 const MIGRATIONS_TABLE = 'schema_migrations';
-const migrationsDir = fileURLToPath(new URL('../../sql', import.meta.url));
+const migrationsDir = fileURLToPath(new URL('sql', projectRoot));
 
 /**
  * Applies the pending forward-only migrations in `sql/`. An advisory lock serialises

@@ -16,8 +16,8 @@ import { gzipSync } from 'node:zlib';
 import type { Context } from 'koa';
 import { type Spec, specPath } from '../contract/spec.ts';
 import { AppError } from '../errors.ts';
+import { projectRoot } from '../paths.ts';
 
-const projectRoot = new URL('../../', import.meta.url);
 /** Where `make docs` writes the page, and where the server looks for it. */
 export const docsPagePath = new URL('docs/index.html', projectRoot);
 const redoclyConfigPath = new URL('redocly.yaml', projectRoot);
@@ -58,7 +58,7 @@ const marker = (fingerprint: string) => `<!-- built from openapi.yaml, fingerpri
 
 /** The Redocly CLI's entry script (a development dependency: `make build` ships the built page). */
 function redoclyCli(): string {
-  const require = createRequire(import.meta.url);
+  const require = createRequire(new URL('package.json', projectRoot));
   const manifestPath = require.resolve('@redocly/cli/package.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { bin: Record<string, string> };
   return fileURLToPath(new URL(manifest.bin.redocly!, `file://${manifestPath}`));

