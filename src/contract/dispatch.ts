@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { ErrorObject } from 'ajv';
 import type { Context } from 'koa';
 import { type Document, OpenAPIBackend, type Operation } from 'openapi-backend';
 import type { OpenAPIV3_1 } from 'openapi-types';
@@ -21,7 +22,7 @@ type Options = {
   normalizeBody?: Partial<Record<OperationId, (body: unknown) => void>>;
 };
 
-type Validator = ((data: unknown) => boolean) & { errors?: import('ajv').ErrorObject[] | null };
+type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
 /**
  * Routes every operation of the contract with @koa/router and validates each request with the
@@ -61,21 +62,30 @@ export async function createContractRouter({
     router[operation.method as 'get'](route.replace(/\{(\w+)\}/g, ':$1'), async (ctx: Context) => {
       ctx.state.operationId = operationId;
       ctx.state.route = route;
-      if (secured) ctx.set('Cache-Control', 'no-store'); // private data: never cached, problems too
+      if (secured) ctx.res.setHeader('Cache-Control', 'no-store'); // private data: never cached, problems too
       // Who is calling comes first: an anonymous request learns nothing about its body's validity.
       const caller: Caller = secured ? await authenticate(ctx.headers) : { kind: 'local' };
       const body = operation.requestBody ? await readBody(ctx, operation) : undefined;
       if (body !== undefined) normalize?.(body);
       const { query, errors: queryErrors } = parseQuery(ctx.querystring);
-      const input = { path: { ...ctx.params }, query, header: { ...ctx.headers }, requestBody: body };
-      const errors = validators.flatMap((validate) => (validate(input) ? [] : (validate.errors ?? [])));
+      // Only the declared headers are validated (the schema allows any others): copy just those.
+      const header: Record<string, unknown> = {};
+      for (const name of headerNames) {
+        const value = ctx.headers[name.toLowerCase()];
+        if (value !== undefined) header[name.toLowerCase()] = value;
+      }
+      const input = { path: { ...ctx.params }, query, header, requestBody: body };
+      const errors: ErrorObject[] = [];
+      for (const validate of validators) if (!validate(input)) errors.push(...(validate.errors ?? []));
       if (errors.length || queryErrors.length) {
         throw validationFailed(mergeByPointer(queryErrors, toFieldErrors(errors, readOnlyFields)));
       }
       // Handlers see the declared header parameters under their declared names.
-      const headers = Object.fromEntries(
-        headerNames.map((name) => [name, input.header[name.toLowerCase()]]).filter(([, value]) => value !== undefined),
-      );
+      const headers: Record<string, unknown> = {};
+      for (const name of headerNames) {
+        const value = input.header[name.toLowerCase()];
+        if (value !== undefined) headers[name] = value;
+      }
       send(ctx, await handler({ path: input.path, query: input.query, headers, body, caller }));
     });
   }
@@ -86,7 +96,7 @@ type Reply = { status: number; body?: unknown; headers?: Record<string, string> 
 
 function send(ctx: Context, reply: Reply): void {
   ctx.status = reply.status;
-  for (const [name, value] of Object.entries(reply.headers ?? {})) ctx.set(name, value);
+  for (const name in reply.headers) ctx.res.setHeader(name, reply.headers[name]!); // see src/http/edge.ts
   if (reply.body !== undefined) ctx.body = reply.body;
 }
 

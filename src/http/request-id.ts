@@ -8,7 +8,7 @@ export function assignRequestId(ctx: Context): void {
   const given = ctx.get('X-Request-Id');
   const id = acceptable.test(given) ? given : randomUUID();
   ctx.state.requestId = id;
-  ctx.set('X-Request-Id', id);
+  ctx.res.setHeader('X-Request-Id', id);
 }
 
 /** The same, as a middleware of its own (for apps assembled from parts, in tests and benchmarks). */
