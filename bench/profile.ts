@@ -1,7 +1,9 @@
 /**
  * Where our service spends its time under the benchmark's load. For each scenario, a fresh
- * `node --cpu-prof --cpu-prof-dir=bench/profiles dist/src/start.js` is warmed up and loaded as in
- * `make bench`, then the floor (bench/floor.ts) the same way; only the samples of the measured
+ * `node --cpu-prof --cpu-prof-dir=bench/profiles src/start.ts` is warmed up and loaded as in
+ * `make bench`, then the floor (bench/floor.ts) the same way. The source, not the build: the build
+ * bundles every package into one file, so its samples could not be told apart by package; the
+ * code that runs per request is the same (start-up is not: type stripping, ~400 modules); only the samples of the measured
  * window count. Self time is aggregated by function and by file or package, per request, ours
  * next to the floor's, into bench/results/profile.{md,json}. The raw .cpuprofile files stay in
  * bench/profiles/ (Chrome DevTools or speedscope open them). Also: a profile of the start-up, and
@@ -14,6 +16,9 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { config, describeMachine, gitDescription, log, prepareDatabase, RESULTS, startOurs } from './lib/common.ts';
+
+/** Profiled: the source, so that samples keep their package and file (see above). */
+const SOURCE_ENTRY = 'src/start.ts';
 import { type ProfileSummary, SOCKET_WRITES_ROW, summariseProfile } from './lib/cpuprofile.ts';
 import { deepQueries, loadFixtures } from './lib/fixtures.ts';
 import { type Fixtures, measure, SCENARIOS, type ScenarioName } from './lib/load.ts';
@@ -105,7 +110,7 @@ function differential(r: Profiled, rows = 18): string[] {
 function render(startup: StartupProfile | undefined, results: Profiled[], date: string, machine: string, git: string): string {
   const lines = [`# CPU profiles under the bench load — ${date}`, ''];
   lines.push(
-    `Machine: ${machine}. Code: ${git}. \`node --cpu-prof\` of \`dist/src/start.js\`, then of \`bench/floor.ts\`, ${config.connections} connections, ` +
+    `Machine: ${machine}. Code: ${git}. \`node --cpu-prof\` of \`src/start.ts\` (the source: the bundle's samples cannot be told apart by package), then of \`bench/floor.ts\`, ${config.connections} connections, ` +
       `${seconds} s per scenario after a 3 s warm-up; only the samples of the measured window count (profiler on: slower than make bench).`,
     '',
     `V8 samples on wall-clock time: a process that loses the CPU inside a socket write (on loopback the write wakes the peer, which often takes the core) ` +
@@ -182,7 +187,7 @@ async function main(): Promise<void> {
     if (!only || only.includes('startup')) {
       const file = 'startup.cpuprofile';
       rmSync(join(PROFILES, file), { force: true });
-      const { server, startupMs } = await startOurs('ours', url, profile(file));
+      const { server, startupMs } = await startOurs('ours', url, profile(file), SOURCE_ENTRY);
       await server.stop();
       startup = { file, startup_ms: startupMs, summary: summariseProfile(join(PROFILES, file)) };
       log(`start-up: ${Math.round(startupMs)} ms; top self: ${startup.summary.self_by_module.slice(0, 5).map((r) => `${r.name} ${r.share}%`).join(', ')}`);
@@ -192,7 +197,7 @@ async function main(): Promise<void> {
     let deep: Record<string, string[]> | undefined;
     const fixturesFor = async (server: Server): Promise<Fixtures> => {
       if (!deep) {
-        const ours = (await startOurs('ours', url)).server;
+        const ours = (await startOurs('ours', url, [], SOURCE_ENTRY)).server;
         const floor = (await startServer({ name: 'floor', args: ['bench/floor.ts'], env: { DATABASE_URL: url }, port: await freePort() })).server;
         deep = await deepQueries(ours, floor);
         await Promise.all([ours.stop(), floor.stop()]);
@@ -202,7 +207,7 @@ async function main(): Promise<void> {
 
     const results: Profiled[] = [];
     for (const scenario of scenarios) {
-      const ours = await profiledRun(scenario, `${scenario}.cpuprofile`, async () => (await startOurs('ours', url, profile(`${scenario}.cpuprofile`))).server, fixturesFor);
+      const ours = await profiledRun(scenario, `${scenario}.cpuprofile`, async () => (await startOurs('ours', url, profile(`${scenario}.cpuprofile`), SOURCE_ENTRY)).server, fixturesFor);
       const floor = await profiledRun(
         scenario,
         `${scenario}.floor.cpuprofile`,

@@ -44,10 +44,10 @@ function oursEnv(url: string): Record<string, string> {
 /** Our service as production runs it: the build in dist/ (`make bench` builds it first). */
 export const OURS_ENTRY = 'dist/src/start.js';
 
-export async function startOurs(name: string, url: string, nodeOptions: string[] = []): ReturnType<typeof startServer> {
-  if (!existsSync(join(ROOT, OURS_ENTRY))) throw new Error(`${OURS_ENTRY} is missing: run make build (make bench does)`);
-  const started = await startServer({ name, args: [...nodeOptions, OURS_ENTRY], env: oursEnv(url), port: await freePort() });
-  started.server.restart = async () => (await startOurs(name, url, nodeOptions)).server;
+export async function startOurs(name: string, url: string, nodeOptions: string[] = [], entry = OURS_ENTRY): ReturnType<typeof startServer> {
+  if (!existsSync(join(ROOT, entry))) throw new Error(`${entry} is missing: run make build (make bench does)`);
+  const started = await startServer({ name, args: [...nodeOptions, entry], env: oursEnv(url), port: await freePort() });
+  started.server.restart = async () => (await startOurs(name, url, nodeOptions, entry)).server;
   return started;
 }
 
