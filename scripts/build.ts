@@ -32,7 +32,9 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
 });
-for (const item of ['package.json', 'openapi.yaml', 'sql', 'docs']) {
+// redocly.yaml: the docs page's fingerprint covers it; without it the page would look stale and
+// the server would rebuild it on the first GET /docs (with a development dependency).
+for (const item of ['package.json', 'openapi.yaml', 'redocly.yaml', 'sql', 'docs']) {
   // docs/ is there after `make docs` (make build makes it); without it, GET /docs builds the page.
   if (existsSync(join(root, item))) cpSync(join(root, item), join(out, item), { recursive: true });
 }

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDocsPage, docsPagePath } from '../src/http/docs.ts';
 import { spawnService } from './support/child-service.ts';
 import { createApiClient } from './support/client.ts';
 import { databaseUrlFor, withClient } from './support/pg.ts';
@@ -11,7 +12,8 @@ import { databaseUrlFor, withClient } from './support/pg.ts';
 const root = fileURLToPath(new URL('../', import.meta.url));
 let out: string;
 
-beforeAll(() => {
+beforeAll(async () => {
+  if (!existsSync(docsPagePath)) await buildDocsPage(); // what make build ships (make docs)
   // Inside the repository, as dist/ is: the packages the bundle leaves out are found in node_modules.
   mkdirSync(join(root, 'test-output'), { recursive: true });
   out = mkdtempSync(join(root, 'test-output', 'build-'));
@@ -36,6 +38,11 @@ describe('the production build (make build: scripts/build.ts)', () => {
       expect(created.status).toBe(201);
       expect((await api.get(`/sessions/${created.body.id}`)).body.title).toBe('from dist');
       expect((await api.request('POST', '/sessions', { raw: '{', contentType: 'application/json' })).status).toBe(400);
+      // The page it ships is served as it is: not found stale and rebuilt (which needs a dev dependency).
+      const page = join(out, 'docs', 'index.html');
+      const shipped = statSync(page).mtimeMs;
+      expect((await fetch(`${await service.ready}/docs`)).status).toBe(200);
+      expect(statSync(page).mtimeMs).toBe(shipped);
       service.process.kill('SIGTERM');
       expect(await service.exited).toBe(0);
     } finally {
