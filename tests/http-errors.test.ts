@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { checkedFetch } from './support/checked-fetch.ts';
@@ -189,5 +191,24 @@ describe('bounded requests', () => {
     expect(response.status).toBe(431);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(((await response.json()) as { type: string }).type).toBe('/problems/request-header-fields-too-large');
+  });
+});
+
+describe('a client that hangs up in the middle of its body', () => {
+  it('is counted as a 400 (malformed body), not a server error', async () => {
+    const count = async (status: string) => {
+      const text = await (await fetch(`${service.origin}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`http_requests_total{operation="createSession",status="${status}"}`));
+      return Number(line?.split(' ')[1] ?? 0);
+    };
+    const before = { bad: await count('400'), failed: await count('500') };
+    const { port } = new URL(service.origin);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user_id":');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    await expect.poll(() => count('400'), { timeout: 5_000 }).toBe(before.bad + 1);
+    expect(await count('500')).toBe(before.failed);
   });
 });
