@@ -54,10 +54,11 @@ export async function createContractRouter({
     const normalize = normalizeBody[operationId];
     const parseQuery = queryParser((operation.parameters ?? []) as OpenAPIV3_1.ParameterObject[]);
     const secured = (operation.security ?? spec.security ?? []).length > 0;
-    const headerNames = (operation.parameters ?? [])
+    // Declared header parameters: their name in the contract, and Node's (lower-case) key.
+    const headerParameters = (operation.parameters ?? [])
       .map((parameter) => parameter as OpenAPIV3_1.ParameterObject)
       .filter((parameter) => parameter.in === 'header')
-      .map((parameter) => parameter.name);
+      .map(({ name }) => ({ name, key: name.toLowerCase() }));
 
     router[operation.method as 'get'](route.replace(/\{(\w+)\}/g, ':$1'), async (ctx: Context) => {
       ctx.state.operationId = operationId;
@@ -68,12 +69,9 @@ export async function createContractRouter({
       const body = operation.requestBody ? await readBody(ctx, operation) : undefined;
       if (body !== undefined) normalize?.(body);
       const { query, errors: queryErrors } = parseQuery(ctx.querystring);
-      // Only the declared headers are validated (the schema allows any others): copy just those.
+      // Only the declared headers are validated (the schema lets any others through): copy just those.
       const header: Record<string, unknown> = {};
-      for (const name of headerNames) {
-        const value = ctx.headers[name.toLowerCase()];
-        if (value !== undefined) header[name.toLowerCase()] = value;
-      }
+      for (const { key } of headerParameters) if (ctx.headers[key] !== undefined) header[key] = ctx.headers[key];
       const input = { path: { ...ctx.params }, query, header, requestBody: body };
       const errors: ErrorObject[] = [];
       for (const validate of validators) if (!validate(input)) errors.push(...(validate.errors ?? []));
@@ -82,10 +80,7 @@ export async function createContractRouter({
       }
       // Handlers see the declared header parameters under their declared names.
       const headers: Record<string, unknown> = {};
-      for (const name of headerNames) {
-        const value = input.header[name.toLowerCase()];
-        if (value !== undefined) headers[name] = value;
-      }
+      for (const { name, key } of headerParameters) if (header[key] !== undefined) headers[name] = header[key];
       send(ctx, await handler({ path: input.path, query: input.query, headers, body, caller }));
     });
   }
