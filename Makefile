@@ -83,7 +83,7 @@ bench-dispatch: $(INSTALLED)
 
 # Our service against a minimal floor (bench/floor.ts) on a seeded PostgreSQL, interleaved;
 # writes bench/results/latest.{md,json}. BENCH_ROWS=1000000 for a larger table, BENCH_SCALE=1 for
-# the list scenarios at 100k vs 1M rows (see README, "Performance").
+# the list scenarios at 100k vs 1M rows (see docs/performance.md).
 bench: dist/.built
 	node bench/run.ts
 
@@ -98,4 +98,4 @@ dist/.built: $(INSTALLED) docs/index.html $(BUILD_INPUTS) scripts/build.ts
 	touch $@
 
 clean:
-	rm -rf dist test-output node_modules docs
+	rm -rf dist test-output node_modules docs/index.html

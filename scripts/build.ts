@@ -3,7 +3,7 @@
  *
  * src/ is bundled by esbuild into dist/src/start.js, which turns on Node's compile cache and then
  * loads the rest (one chunk): loading one file instead of ~400 modules takes ~100 ms off every
- * start. Beside it go what the service reads at run time — package.json, sql/, docs/ and the
+ * start. Beside it go what the service reads at run time — package.json, sql/, docs/index.html and the
  * contract, also as JSON (read at start-up without a YAML parser). Packages loaded only on
  * demand (the embedded PostgreSQL, node-pg-migrate) stay in node_modules.
  */
@@ -34,8 +34,9 @@ await build({
 });
 // redocly.yaml: the docs page's fingerprint covers it; without it the page would look stale and
 // the server would rebuild it on the first GET /docs (with a development dependency).
-for (const item of ['package.json', 'openapi.yaml', 'redocly.yaml', 'sql', 'docs']) {
-  // docs/ is there after `make docs` (make build makes it); without it, GET /docs builds the page.
+// Of docs/, only the page the server serves (not the markdown beside it).
+for (const item of ['package.json', 'openapi.yaml', 'redocly.yaml', 'sql', 'docs/index.html']) {
+  // docs/index.html is there after `make docs` (make build makes it); without it, GET /docs builds the page.
   if (existsSync(join(root, item))) cpSync(join(root, item), join(out, item), { recursive: true });
 }
 writeFileSync(join(out, 'openapi.json'), JSON.stringify(parse(readFileSync(join(root, 'openapi.yaml'), 'utf8'))));
