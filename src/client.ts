@@ -2,7 +2,7 @@
  * A typed client of this API, generated from the contract: openapi-typescript turns openapi.yaml
  * into `generated/openapi.ts` (make generate), and openapi-fetch types every call by it. A call
  * the contract does not allow (an unknown path or method, a missing or misspelt field, a wrong
- * type) does not compile. Other teams generate theirs the same way (README, "Generating a client").
+ * type) does not compile. Other teams generate theirs the same way (docs/contract.md, "Generating a client").
  *
  *   const api = createSessionsClient('http://localhost:8080', { token });
  *   const { data, error, response } = await api.POST('/sessions', { body: { user_id: 'user_42' } });

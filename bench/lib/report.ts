@@ -143,7 +143,7 @@ function machineLine(machine: Record<string, string | number>): string {
   return `${machine.nproc} cores (${machine.cpu}), ${machine.memory_gib} GiB RAM, Linux ${machine.kernel}, Node.js ${machine.node}, PostgreSQL ${machine.postgres}`;
 }
 
-/** One line per scenario, every figure as ours / floor (×ratio) with its verdict: README's table. */
+/** One line per scenario, every figure as ours / floor (×ratio) with its verdict: docs/performance.md's table. */
 export function renderSummary(results: Results, scale: ScaleResults | undefined): string {
   const lines = [
     '| scenario | req/s ours / floor | p99 ms ours / floor | server CPU ms/req ours / floor | PostgreSQL CPU ms/req ours / floor | peak RSS MB ours / floor |',
