@@ -30,11 +30,11 @@ docs/index.html: openapi.yaml $(wildcard redocly.yaml) $(INSTALLED)
 	node scripts/build-docs.ts
 
 generate: $(INSTALLED)
-	openapi-typescript openapi.yaml -o generated/openapi.ts
+	openapi-typescript openapi.yaml --redocly lint/generate.redocly.yaml -o generated/openapi.ts
 
 # generated/ must be what openapi.yaml generates today.
 check-generated: $(INSTALLED)
-	@tmp=$$(mktemp -d) && openapi-typescript openapi.yaml -o $$tmp/openapi.ts >/dev/null 2>&1 && \
+	@tmp=$$(mktemp -d) && openapi-typescript openapi.yaml --redocly lint/generate.redocly.yaml -o $$tmp/openapi.ts >/dev/null 2>&1 && \
 	if ! diff -q $$tmp/openapi.ts generated/openapi.ts >/dev/null; then \
 	  echo "generated/ is stale: run 'make generate' and commit it"; rm -rf $$tmp; exit 1; fi; rm -rf $$tmp
 

@@ -122,6 +122,142 @@ export interface paths {
         patch: operations["updateSession"];
         trace?: never;
     };
+    "/sessions/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List messages
+         * @description Lists the session's messages in `seq` order: newest first by default (`order=desc`).
+         *     `after_seq` and `before_seq` select the messages with a `seq` above / below them (both
+         *     together: a window); the next page is `before_seq=<last item's seq>` descending, or
+         *     `after_seq=<last item's seq>` ascending, and `has_more` says whether there is one. A page
+         *     costs the same whatever the session's length. Messages of closed and soft-deleted
+         *     sessions stay readable.
+         */
+        get: operations["listMessages"];
+        put?: never;
+        /**
+         * Append messages
+         * @description Appends 1–100 messages to the session, in the given order, all or none: each gets the next
+         *     `seq` and follows the message before it (`parent_id`). Answers with the messages as stored
+         *     and the session's new `ETag`; the session's `message_count`, `last_message_at`,
+         *     `updated_at` and `ETag` change with it.
+         *
+         *     With `If-Match` (the session's ETag), appends only if nobody appended to or changed the
+         *     session since (else 412). With an `Idempotency-Key`, retrying is safe, as for session
+         *     creates: for 24 hours the same key with the same session and body replays the first
+         *     response; the same key with another session, operation or body is a 422.
+         *
+         *     A closed or soft-deleted session takes no messages (409 `/problems/session-closed` or
+         *     `/problems/session-deleted`), nor does a session holding `MAX_MESSAGES_PER_SESSION`
+         *     (100,000 by default: 409 `/problems/session-full`). A message's `content` is at most 1 MiB
+         *     as compact UTF-8 JSON (413 `/problems/content-too-large`); the request body at most 4 MiB
+         *     by default.
+         */
+        post: operations["appendMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+                /**
+                 * @description The message's id.
+                 * @example 9b2e7c1a-4d3f-4e5a-8b6c-7d8e9f0a1b2c
+                 */
+                message_id: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a message
+         * @description Returns the message. With `If-None-Match` holding its current ETag (or `*`), answers 304
+         *     with no body. A message of another session is a 404.
+         */
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a message
+         * @description Removes the message for good. The messages that followed it now follow its parent; every
+         *     other message keeps its `seq` (a `seq` is never reused). The session's `message_count`,
+         *     `last_message_at`, `updated_at` and `ETag` change with it. With `If-Match` (the message's
+         *     ETag), deletes only if the message still has it (else 412).
+         */
+        delete: operations["deleteMessage"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a message
+         * @description A JSON Merge Patch (RFC 7396) of the message. `metadata` may change at any time (merged
+         *     key by key as a session's; `metadata: null` empties it). `content` (replaced whole),
+         *     `model`, `finish_reason`, `usage` and `status` change only while the message is
+         *     `in_progress` (else 409 `/problems/message-not-in-progress`); `status` then moves to
+         *     `completed`, `incomplete` or `failed`, and a `completed` message needs at least one
+         *     content part. Changes this message only (its `updated_at` and `ETag`), not the session.
+         *     With `If-Match` (the message's ETag), applies only if the message still has it (else 412).
+         */
+        patch: operations["updateMessage"];
+        trace?: never;
+    };
+    "/sessions/{id}/messages/{message_id}/append": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+                /**
+                 * @description The message's id.
+                 * @example 9b2e7c1a-4d3f-4e5a-8b6c-7d8e9f0a1b2c
+                 */
+                message_id: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stream text into a message
+         * @description Adds `text` to an `in_progress` message as it is generated: to its last part when that is
+         *     a text part, else as a new text part. Answers with the message's `id`, `seq`, `status` and
+         *     `updated_at` and its new `ETag`, never the whole content. Only while the message is
+         *     `in_progress` (else 409 `/problems/message-not-in-progress`); the content stays within
+         *     1 MiB and 64 parts (else 413). Changes this message only, not the session.
+         *
+         *     A message with no write for `IN_PROGRESS_TIMEOUT_S` (600 s by default) is no longer in
+         *     progress: it reads as `incomplete` with `finish_reason: error`, keeping what was appended.
+         */
+        post: operations["appendMessageText"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -168,6 +304,13 @@ export interface components {
             /** @description `false` when the session is soft-deleted. */
             is_active: boolean;
             metadata: components["schemas"]["Metadata"];
+            /** @description How many messages the session holds now. */
+            message_count: number;
+            /**
+             * Format: date-time
+             * @description When its newest message was appended (UTC); `null` while it has none.
+             */
+            last_message_at: string | null;
             /**
              * Format: date-time
              * @description When the session was created (UTC).
@@ -213,6 +356,309 @@ export interface components {
             /** @description Cursor of the next page, or `null` on the last page. */
             next_cursor: string | null;
             /** @description Number of sessions matching the filters (only with `include_total=true`). */
+            total?: number;
+        };
+        /**
+         * Format: uuid
+         * @description A message's id, a UUID the server assigns.
+         */
+        MessageIdValue: string;
+        /**
+         * @description Who said it.
+         * @enum {string}
+         */
+        MessageRole: "system" | "developer" | "user" | "assistant" | "tool";
+        /**
+         * @description `completed`; `in_progress` while it is being generated (streamed into); `incomplete` when
+         *     generation stopped early (also what an `in_progress` message becomes after
+         *     `IN_PROGRESS_TIMEOUT_S` without a write); `failed`.
+         * @enum {string}
+         */
+        MessageStatus: "completed" | "in_progress" | "incomplete" | "failed";
+        /**
+         * @description What an `in_progress` message may become.
+         * @enum {string}
+         */
+        FinalMessageStatus: "completed" | "incomplete" | "failed";
+        /**
+         * @description Why generation stopped; `null` when not given.
+         * @enum {string|null}
+         */
+        FinishReason: "stop" | "length" | "tool_calls" | "content_filter" | "cancelled" | "error" | null;
+        /**
+         * @description The model that produced the message (1–200 characters, no control characters), or `null`.
+         * @example gpt-4o
+         */
+        ModelName: string | null;
+        /** @description A number of tokens. */
+        TokenCount: number;
+        /**
+         * @description Tokens the message cost, or `null`.
+         * @example {
+         *       "input_tokens": 812,
+         *       "output_tokens": 164
+         *     }
+         */
+        Usage: {
+            input_tokens: components["schemas"]["TokenCount"];
+            output_tokens: components["schemas"]["TokenCount"];
+            cached_input_tokens?: components["schemas"]["TokenCount"];
+            reasoning_tokens?: components["schemas"]["TokenCount"];
+        } | null;
+        /**
+         * @description Text stored and returned exactly as sent (no trimming; newlines, tabs and every Unicode
+         *     character kept), except what PostgreSQL cannot store: NUL characters and unpaired
+         *     surrogates.
+         */
+        StoredText: string;
+        /**
+         * Format: uri
+         * @description An `http:` or `https:` URL of at most 2,048 characters. Files and images are referenced,
+         *     never embedded: a `data:` URL is refused.
+         * @example https://files.example.com/q3-budget.pdf
+         */
+        ReferenceUrl: string;
+        /**
+         * @description An id of 1–255 visible ASCII characters (0x21–0x7E), chosen elsewhere: a stored file's, a
+         *     tool call's, an idempotency key.
+         * @example file_8Kq2
+         */
+        VisibleAsciiId: string;
+        /**
+         * @description A media type, `type/subtype`.
+         * @example image/png
+         */
+        MediaType: string;
+        /** @description Text. */
+        TextPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text";
+            text: components["schemas"]["StoredText"];
+        };
+        /** @description An image, by `url` or by `file_id` (exactly one of them). */
+        ImagePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "image";
+            url?: components["schemas"]["ReferenceUrl"];
+            file_id?: components["schemas"]["VisibleAsciiId"];
+            media_type?: components["schemas"]["MediaType"];
+            /**
+             * @description How closely a model should look.
+             * @enum {string}
+             */
+            detail?: "auto" | "low" | "high";
+        } & ({
+            url: unknown;
+        } | {
+            file_id: unknown;
+        });
+        /** @description A file, by `url` or by `file_id` (exactly one of them). */
+        FilePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "file";
+            url?: components["schemas"]["ReferenceUrl"];
+            file_id?: components["schemas"]["VisibleAsciiId"];
+            /** @description The file's name (1–255 characters). */
+            filename?: string;
+            media_type?: components["schemas"]["MediaType"];
+        } & ({
+            url: unknown;
+        } | {
+            file_id: unknown;
+        });
+        /** @description A call of a tool the model asked for. */
+        ToolCallPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool_call";
+            call_id: components["schemas"]["VisibleAsciiId"];
+            /** @description The tool's name (1–128 of `A–Z a–z 0–9 _ . -`). */
+            name: string;
+            /**
+             * @description The call's arguments, any JSON object (nested at most 64 levels; no string in it may
+             *     contain a NUL character or an unpaired surrogate).
+             */
+            arguments: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description What a tool call returned. */
+        ToolResultPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool_result";
+            call_id: components["schemas"]["VisibleAsciiId"];
+            output: components["schemas"]["StoredText"];
+            /**
+             * @description `true` when the tool failed and `output` says why.
+             * @default false
+             */
+            is_error: boolean;
+        };
+        /** @description The model's reasoning, as text and/or in the provider's encrypted form (at least one). */
+        ReasoningPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reasoning";
+            text?: components["schemas"]["StoredText"];
+            encrypted?: components["schemas"]["StoredText"];
+        } & ({
+            text: unknown;
+        } | {
+            encrypted: unknown;
+        });
+        /** @description The model declined to answer. */
+        RefusalPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "refusal";
+            text: components["schemas"]["StoredText"];
+        };
+        /** @description A retrieved document the answer cites, by `url` and/or `document_id` (at least one). */
+        SourcePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "source";
+            url?: components["schemas"]["ReferenceUrl"];
+            /** @description The document's id in the retrieval store (1–255 characters). */
+            document_id?: string;
+            /** @description The document's title (at most 500 characters). */
+            title?: string;
+            /** @description The passage cited (at most 2,000 characters). */
+            snippet?: string;
+            /** @description The retriever's relevance score. */
+            score?: number;
+        } & ({
+            url: unknown;
+        } | {
+            document_id: unknown;
+        });
+        /** @description One part of a message's content, told apart by `type`. */
+        ContentPart: components["schemas"]["TextPart"] | components["schemas"]["ImagePart"] | components["schemas"]["FilePart"] | components["schemas"]["ToolCallPart"] | components["schemas"]["ToolResultPart"] | components["schemas"]["ReasoningPart"] | components["schemas"]["RefusalPart"] | components["schemas"]["SourcePart"];
+        /**
+         * @description The message's parts, 0–64; a `completed` message has at least one. At most 1 MiB as
+         *     compact UTF-8 JSON (413 above it).
+         */
+        MessageContent: components["schemas"]["ContentPart"][];
+        /** @description A message of a session's conversation. */
+        Message: {
+            id: components["schemas"]["MessageIdValue"];
+            session_id: components["schemas"]["SessionIdValue"];
+            /**
+             * @description The conversation's order: 1 for a session's first message, then +1 for each message
+             *     appended to it, in commit order; never reused, not even after a delete.
+             */
+            seq: number;
+            /**
+             * Format: uuid
+             * @description The message this one follows; `null` for a first message.
+             */
+            parent_id: string | null;
+            role: components["schemas"]["MessageRole"];
+            content: components["schemas"]["MessageContent"];
+            status: components["schemas"]["MessageStatus"];
+            model: components["schemas"]["ModelName"];
+            finish_reason: components["schemas"]["FinishReason"];
+            usage: components["schemas"]["Usage"];
+            metadata: components["schemas"]["Metadata"];
+            /**
+             * Format: date-time
+             * @description When the message was appended (UTC).
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the message last changed (UTC).
+             */
+            updated_at: string;
+        };
+        /** @description A message to append; `status` defaults to `completed`, which needs at least one content part. */
+        MessageCreate: {
+            role: components["schemas"]["MessageRole"];
+            content: components["schemas"]["MessageContent"];
+            status?: components["schemas"]["MessageStatus"];
+            model?: components["schemas"]["ModelName"];
+            finish_reason?: components["schemas"]["FinishReason"];
+            usage?: components["schemas"]["Usage"];
+            metadata?: components["schemas"]["Metadata"];
+        };
+        /** @description 1–100 messages, appended in this order, all or none. */
+        MessageBatch: {
+            messages: components["schemas"]["MessageCreate"][];
+        };
+        /** @description The messages appended, as stored. */
+        AppendedMessages: {
+            items: components["schemas"]["Message"][];
+        };
+        /**
+         * @description A JSON Merge Patch of a message; at least one field. Only `metadata` may change once the
+         *     message is no longer `in_progress`.
+         */
+        MessagePatch: {
+            content?: components["schemas"]["MessageContent"];
+            status?: components["schemas"]["FinalMessageStatus"];
+            model?: components["schemas"]["ModelName"];
+            finish_reason?: components["schemas"]["FinishReason"];
+            usage?: components["schemas"]["Usage"];
+            /**
+             * @description Merged into the message's metadata key by key; a `null` value removes its key, and
+             *     `null` instead of an object empties the metadata.
+             */
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** @description Text to add to an `in_progress` message. */
+        TextDelta: {
+            /** @description At least one character, kept exactly as sent. */
+            text: components["schemas"]["StoredText"];
+        };
+        /** @description Where the message stands after a delta (never its whole content). */
+        AppendedText: {
+            id: components["schemas"]["MessageIdValue"];
+            /** @description The message's seq. */
+            seq: number;
+            status: components["schemas"]["MessageStatus"];
+            /**
+             * Format: date-time
+             * @description When the message last changed (UTC).
+             */
+            updated_at: string;
+        };
+        /** @description A message `seq` to page from (exclusive). */
+        SeqBound: number;
+        /** @description One page of a session's messages. */
+        MessageList: {
+            items: components["schemas"]["Message"][];
+            /** @description The page size used. */
+            limit: number;
+            /**
+             * @description The order used.
+             * @enum {string}
+             */
+            order: "asc" | "desc";
+            /** @description Whether more messages follow this page in its order (within `after_seq` / `before_seq`). */
+            has_more: boolean;
+            /** @description Number of messages the `role` filter selects (only with `include_total=true`). */
             total?: number;
         };
         /** @description Readiness of the service and its database. */
@@ -392,6 +838,50 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The session takes no messages now: it is closed (`/problems/session-closed`), soft-deleted
+         *     (`/problems/session-deleted`) or full (`/problems/session-full`); or a request with this
+         *     Idempotency-Key is still running (`/problems/idempotency-in-progress`, with `Retry-After`).
+         */
+        AppendConflict: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                /** @description Seconds to wait before retrying (idempotency conflicts only). */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The message cannot change this way now: it is no longer `in_progress`
+         *     (`/problems/message-not-in-progress`), or its session is closed (`/problems/session-closed`)
+         *     or soft-deleted (`/problems/session-deleted`).
+         */
+        MessageConflict: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description A message's content would exceed 1 MiB as compact UTF-8 JSON, or 64 parts
+         *     (`/problems/content-too-large`), or the request body exceeds the server's limit
+         *     (`/problems/payload-too-large`; 4 MiB by default on the message endpoints).
+         */
+        ContentTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description An unexpected failure on the server (no internals are disclosed). */
         InternalError: {
             headers: {
@@ -421,6 +911,11 @@ export interface components {
          */
         SessionId: components["schemas"]["SessionIdValue"];
         /**
+         * @description The message's id.
+         * @example 9b2e7c1a-4d3f-4e5a-8b6c-7d8e9f0a1b2c
+         */
+        MessageId: components["schemas"]["MessageIdValue"];
+        /**
          * @description ETags (or `*`) the client already has; a match answers 304.
          * @example "3"
          */
@@ -433,10 +928,10 @@ export interface components {
         IfMatch: string;
         /**
          * @description 1–255 visible ASCII characters chosen by the client (a UUID is a good choice) that make a
-         *     retried create safe for 24 hours.
+         *     retried create or append safe for 24 hours.
          * @example 7c4f9a9e-2f7b-4b8e-9a51-0d3c1e5a2b6f
          */
-        IdempotencyKey: string;
+        IdempotencyKey: components["schemas"]["VisibleAsciiId"];
     };
     requestBodies: never;
     headers: {
@@ -446,6 +941,10 @@ export interface components {
         Location: string;
         /** @description Strong entity tag of the session's current version. */
         ETag: string;
+        /** @description Strong entity tag of the session's version after the change (appending changes the session). */
+        SessionETag: string;
+        /** @description Strong entity tag of the message's current version. */
+        MessageETag: string;
         /** @description The bearer challenge (RFC 6750), e.g. `Bearer realm="chat-sessions", error="invalid_token"`. */
         WWWAuthenticate: string;
         /** @description Seconds to wait before retrying. */
@@ -614,7 +1113,7 @@ export interface operations {
             header?: {
                 /**
                  * @description 1–255 visible ASCII characters chosen by the client (a UUID is a good choice) that make a
-                 *     retried create safe for 24 hours.
+                 *     retried create or append safe for 24 hours.
                  * @example 7c4f9a9e-2f7b-4b8e-9a51-0d3c1e5a2b6f
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -788,6 +1287,333 @@ export interface operations {
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listMessages: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `desc` (newest first) or `asc` (oldest first).
+                 * @example asc
+                 */
+                order?: "asc" | "desc";
+                /**
+                 * @description Page size.
+                 * @example 50
+                 */
+                limit?: number;
+                /**
+                 * @description Only messages with a `seq` above this one.
+                 * @example 40
+                 */
+                after_seq?: components["schemas"]["SeqBound"];
+                /**
+                 * @description Only messages with a `seq` below this one.
+                 * @example 61
+                 */
+                before_seq?: components["schemas"]["SeqBound"];
+                /**
+                 * @description Only messages of any of these roles (repeat the parameter for several).
+                 * @example [
+                 *       "user",
+                 *       "assistant"
+                 *     ]
+                 */
+                role?: components["schemas"]["MessageRole"][];
+                /**
+                 * @description Also count the messages the `role` filter selects, whatever the window and page (`total`).
+                 * @example true
+                 */
+                include_total?: boolean;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of messages. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    appendMessages: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Apply only if the session's current ETag is one of these (strong comparison; a weak
+                 *     `W/` tag never matches), or exists at all for `*`; else 412.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /**
+                 * @description 1–255 visible ASCII characters chosen by the client (a UUID is a good choice) that make a
+                 *     retried create or append safe for 24 hours.
+                 * @example 7c4f9a9e-2f7b-4b8e-9a51-0d3c1e5a2b6f
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageBatch"];
+            };
+        };
+        responses: {
+            /** @description The messages were appended. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    ETag: components["headers"]["SessionETag"];
+                    /** @description `true` when this response replays the first response to the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppendedMessages"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["AppendConflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description ETags (or `*`) the client already has; a match answers 304.
+                 * @example "3"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+                /**
+                 * @description The message's id.
+                 * @example 9b2e7c1a-4d3f-4e5a-8b6c-7d8e9f0a1b2c
+                 */
+                message_id: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    ETag: components["headers"]["MessageETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description The message has not changed since the ETag given in `If-None-Match`. */
+            304: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    ETag: components["headers"]["MessageETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Apply only if the session's current ETag is one of these (strong comparison; a weak
+                 *     `W/` tag never matches), or exists at all for `*`; else 412.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+                /**
+                 * @description The message's id.
+                 * @example 9b2e7c1a-4d3f-4e5a-8b6c-7d8e9f0a1b2c
+                 */
+                message_id: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message is deleted. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["MessageConflict"];
+            412: components["responses"]["PreconditionFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Apply only if the session's current ETag is one of these (strong comparison; a weak
+                 *     `W/` tag never matches), or exists at all for `*`; else 412.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+                /**
+                 * @description The message's id.
+                 * @example 9b2e7c1a-4d3f-4e5a-8b6c-7d8e9f0a1b2c
+                 */
+                message_id: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["MessagePatch"];
+                "application/json": components["schemas"]["MessagePatch"];
+            };
+        };
+        responses: {
+            /** @description The updated message. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    ETag: components["headers"]["MessageETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["MessageConflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    appendMessageText: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Apply only if the session's current ETag is one of these (strong comparison; a weak
+                 *     `W/` tag never matches), or exists at all for `*`; else 412.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+                /**
+                 * @description The message's id.
+                 * @example 9b2e7c1a-4d3f-4e5a-8b6c-7d8e9f0a1b2c
+                 */
+                message_id: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TextDelta"];
+            };
+        };
+        responses: {
+            /** @description The text was added. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    ETag: components["headers"]["MessageETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppendedText"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["MessageConflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

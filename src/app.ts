@@ -17,8 +17,11 @@ import { createDocsRouter } from './http/docs.ts';
 import { problemBoundary } from './http/problems.ts';
 import { createCursorCodec } from './sessions/cursor.ts';
 import { createSessionHandlers } from './sessions/handlers.ts';
-import { metadataErrors, trimTitle } from './sessions/rules.ts';
+import { metadataErrors } from './rules.ts';
+import { trimTitle } from './sessions/rules.ts';
 import { createSessionService } from './sessions/service.ts';
+import { createMessageHandlers } from './messages/handlers.ts';
+import { createMessageService } from './messages/service.ts';
 
 export type AppDependencies = {
   config: Config;
@@ -51,13 +54,28 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
     ...metadataErrors(metadata),
   ];
   const sessions = createSessionService(pool, retry, createCursorCodec(cursorSecret), checkMetadata);
+  const messages = createMessageService(pool, retry, {
+    maxPerSession: config.MAX_MESSAGES_PER_SESSION,
+    inProgressTimeoutS: config.IN_PROGRESS_TIMEOUT_S,
+  });
   const idempotency = createIdempotencyStore(pool, retry, { waitMs: config.IDEMPOTENCY_WAIT_MS });
+  const onReplay = () => metrics.idempotentReplays.inc();
 
   const router = await createContractRouter({
     spec,
     authenticate: createAuthenticator(config),
-    handlers: { ...createHealthHandlers(pool, version), ...createSessionHandlers(sessions, idempotency, basePath, () => metrics.idempotentReplays.inc()) },
+    handlers: {
+      ...createHealthHandlers(pool, version),
+      ...createSessionHandlers(sessions, idempotency, basePath, onReplay),
+      ...createMessageHandlers(messages, idempotency, metadataSchemaErrors, onReplay),
+    },
     bodyLimit: config.BODY_LIMIT,
+    // Messages carry conversations (up to 100 of up to 1 MiB each): a limit of their own.
+    bodyLimits: {
+      appendMessages: config.MESSAGES_BODY_LIMIT,
+      updateMessage: config.MESSAGES_BODY_LIMIT,
+      appendMessageText: config.MESSAGES_BODY_LIMIT,
+    },
     normalizeBody: { createSession: trimTitle, updateSession: trimTitle },
   });
 

@@ -24,6 +24,12 @@ const schema = z.object({
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: boundedInt(1, 10 * 1024 * 1024, 64 * 1024),
+  // Largest request body on the message endpoints (a batch of up to 100 messages).
+  MESSAGES_BODY_LIMIT: boundedInt(1024, 256 * 1024 * 1024, 4 * 1024 * 1024),
+  // Most messages one session may hold; an append past it is a 409.
+  MAX_MESSAGES_PER_SESSION: boundedInt(1, 10_000_000, 100_000),
+  // An in_progress message with no write for this long reads as incomplete (finish_reason error).
+  IN_PROGRESS_TIMEOUT_S: boundedInt(1, 7 * 24 * 3600, 600),
   // Longest request URL (path and query) accepted; request headers are bounded by Node (16 KiB).
   MAX_URL_LENGTH: boundedInt(256, 65_536, 8_192),
   SHUTDOWN_TIMEOUT_MS: boundedInt(0, 600_000, 10_000),

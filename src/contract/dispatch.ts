@@ -8,7 +8,7 @@ import type { Caller } from '../auth/caller.ts';
 import { AppError, type FieldError, validationFailed } from '../errors.ts';
 import { readJsonBody } from '../http/json-body.ts';
 import { queryParser } from './query.ts';
-import { basePathOf, type Spec } from './spec.ts';
+import { basePathOf, forValidation, type Spec } from './spec.ts';
 import type { Handlers, OperationId } from './types.ts';
 import { createAjvCustomizer, toFieldErrors } from './validation.ts';
 
@@ -16,6 +16,8 @@ type Options = {
   spec: Spec;
   handlers: Handlers;
   bodyLimit: number;
+  /** Operations whose bodies may be larger (or must be smaller) than `bodyLimit`. */
+  bodyLimits?: Partial<Record<OperationId, number>>;
   /** Identifies the caller of operations that declare a security requirement. */
   authenticate?: Authenticate;
   /** Rewrites a parsed body before validation, for rules the contract states on normalised input. */
@@ -33,17 +35,17 @@ export async function createContractRouter({
   spec,
   handlers,
   bodyLimit,
+  bodyLimits = {},
   authenticate = async () => ({ kind: 'local' }),
   normalizeBody = {},
 }: Options): Promise<Router> {
-  const api = new OpenAPIBackend({ definition: spec as Document, quick: true, customizeAjv: createAjvCustomizer() });
+  const api = new OpenAPIBackend({ definition: forValidation(spec) as Document, quick: true, customizeAjv: createAjvCustomizer() });
   await api.init();
   const operations = api.getOperations();
   assertHandlersMatch(operations, handlers);
 
   const basePath = basePathOf(spec);
   const readOnlyFields = new Set(Object.keys(schemaOf(spec, 'Session').properties ?? {}));
-  const readBody = createBodyReader(bodyLimit);
 
   const router = new Router();
   for (const operation of operations) {
@@ -52,6 +54,7 @@ export async function createContractRouter({
     const validators = api.validator.getRequestValidatorsForOperation(operationId) as Validator[];
     const handler = handlers[operationId] as (request: unknown) => Promise<Reply>;
     const normalize = normalizeBody[operationId];
+    const readBody = createBodyReader(bodyLimits[operationId] ?? bodyLimit);
     const parseQuery = queryParser((operation.parameters ?? []) as OpenAPIV3_1.ParameterObject[]);
     const secured = (operation.security ?? spec.security ?? []).length > 0;
     // Declared header parameters: their name in the contract, and Node's (lower-case) key.

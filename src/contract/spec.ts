@@ -20,3 +20,26 @@ export function basePathOf(spec: Spec): string {
   const url = spec.servers?.[0]?.url ?? '/';
   return new URL(url, 'http://placeholder').pathname.replace(/\/$/, '');
 }
+
+/**
+ * The contract as Ajv validates it. Ajv's `discriminator` picks the `oneOf` branch by each
+ * branch's `const` tag (so errors name the bad part's fields), but refuses the `mapping` that
+ * code generators read: in this copy only, it moves to `x-mapping` (where error messages find
+ * the tags a discriminator allows).
+ */
+export function forValidation(spec: Spec): Spec {
+  const copy = structuredClone(spec);
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(visit);
+    else if (node && typeof node === 'object') {
+      const discriminator = (node as { discriminator?: { mapping?: unknown } }).discriminator;
+      if (discriminator && typeof discriminator === 'object' && discriminator.mapping) {
+        (node as Record<string, unknown>)['x-mapping'] = discriminator.mapping;
+        delete discriminator.mapping;
+      }
+      Object.values(node).forEach(visit);
+    }
+  };
+  visit(copy);
+  return copy;
+}

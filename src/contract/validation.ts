@@ -36,8 +36,13 @@ const locations: Record<string, FieldError['in']> = {
  */
 export function toFieldErrors(errors: ErrorObject[], readOnlyFields: ReadonlySet<string>): FieldError[] {
   const seen = new Map<string, FieldError>();
+  // A oneOf/anyOf that says what it means (x-message) speaks for its branches' errors.
+  const explained = errors
+    .filter((error) => (error.keyword === 'oneOf' || error.keyword === 'anyOf') && typeof error.parentSchema?.['x-message'] === 'string')
+    .map((error) => `${error.schemaPath}/`);
   for (const error of errors) {
     if (error.keyword === 'propertyNames') continue; // its inner error says more
+    if (explained.some((prefix) => error.schemaPath.startsWith(prefix))) continue;
     const field = locate(error);
     if (!field) continue;
     const message = `${field.name} ${describe(error, field, readOnlyFields)}`;
@@ -55,6 +60,7 @@ function locate(error: ErrorObject): Located | undefined {
   let isKey = false; // the error is about a key of an object, not its value
   if (error.keyword === 'required') segments.push(escape(String(params.missingProperty)));
   if (error.keyword === 'additionalProperties') segments.push(escape(String(params.additionalProperty)));
+  if (error.keyword === 'discriminator') segments.push(escape(String(params.tag)));
   if (error.propertyName !== undefined) {
     segments.push(escape(error.propertyName));
     isKey = true;
@@ -107,6 +113,14 @@ function describe(error: ErrorObject, field: Located, readOnlyFields: ReadonlySe
       return `must have at least ${params.limit} items`;
     case 'maxItems':
       return `must have at most ${params.limit} items`;
+    case 'oneOf':
+    case 'anyOf':
+      return typeof schema?.['x-message'] === 'string' ? schema['x-message'] : (error.message ?? 'is invalid');
+    case 'discriminator': {
+      const tags = Object.keys((schema?.['x-mapping'] as object | undefined) ?? {});
+      if (params.tagValue === undefined) return 'is required';
+      return tags.length ? `must be one of: ${tags.join(', ')}` : 'is not a known type';
+    }
     default:
       return error.message ?? 'is invalid';
   }

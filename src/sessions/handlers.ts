@@ -2,8 +2,8 @@ import type { Handlers } from '../contract/types.ts';
 import { type Caller, callerScope, ownerScope } from '../auth/caller.ts';
 import { AppError, type FieldError, validationFailed } from '../errors.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
-import { noneMatch, preconditionOf } from './etag.ts';
-import { metadataErrors, metadataPatchErrors } from './rules.ts';
+import { noneMatch, preconditionOf } from '../http/etag.ts';
+import { metadataErrors, metadataPatchErrors } from '../rules.ts';
 import type { SessionService } from './service.ts';
 
 type SessionHandlers = Pick<Handlers, 'createSession' | 'getSession' | 'listSessions' | 'updateSession' | 'deleteSession'>;

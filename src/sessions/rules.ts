@@ -1,91 +1,10 @@
 /**
  * The session rules JSON Schema cannot state; everything else is declared in openapi.yaml.
+ * Rules sessions share with messages (metadata, storable text, merge patches) are in src/rules.ts.
  */
-import type { FieldError } from '../errors.ts';
-
-/** Metadata limits that the contract describes in prose (JSON Schema has no words for them). */
-export const METADATA_MAX_BYTES = 8 * 1024;
-export const METADATA_MAX_DEPTH = 5;
-
-type JsonObject = Record<string, unknown>;
-
-export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isJsonObject } from '../rules.ts';
 
 /** Titles are trimmed before the contract's length rules apply to them. */
 export function trimTitle(body: unknown): void {
   if (isJsonObject(body) && typeof body.title === 'string') body.title = body.title.trim();
-}
-
-/**
- * Size (compact UTF-8 JSON), depth (the object itself is depth 1) and strings PostgreSQL cannot
- * store (NUL, unpaired surrogates) or numbers JSON cannot carry back.
- */
-export function metadataErrors(metadata: JsonObject, pointer = '/metadata'): FieldError[] {
-  const content = contentErrors(metadata, pointer, METADATA_MAX_DEPTH);
-  // Only measure what is known to be shallow (JSON.stringify recurses).
-  if (content.length) return content;
-  const bytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
-  if (bytes <= METADATA_MAX_BYTES) return [];
-  return [{ in: 'body', pointer, message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON (it is ${bytes})` }];
-}
-
-/**
- * What a merge patch of metadata may hold: storable strings, finite numbers, and no object
- * deeper than metadata itself may be (the merged result is checked in full afterwards).
- */
-export function metadataPatchErrors(patch: unknown, pointer = '/metadata'): FieldError[] {
-  return contentErrors(patch, pointer, METADATA_MAX_DEPTH);
-}
-
-/** Strings PostgreSQL cannot store, numbers JSON cannot carry, nesting beyond `maxDepth` (not walked). */
-function contentErrors(root: unknown, rootPointer: string, maxDepth: number): FieldError[] {
-  const errors: FieldError[] = [];
-  const fail = (at: string, message: string) => errors.push({ in: 'body', pointer: at, message });
-  const walk = (value: unknown, at: string, depth: number): void => {
-    const name = (at.split('/').at(-1) ?? '').replaceAll('~1', '/').replaceAll('~0', '~');
-    if (typeof value === 'string') {
-      if (!isStorable(value)) fail(at, `${name} must not contain NUL characters or unpaired surrogates`);
-      return;
-    }
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) fail(at, `${name} must be a finite number`);
-      return;
-    }
-    if (typeof value !== 'object' || value === null) return;
-    if (depth > maxDepth) {
-      fail(at, `metadata must be nested at most ${maxDepth} levels deep`);
-      return;
-    }
-    for (const [key, child] of Object.entries(value)) {
-      const childAt = `${at}/${escapePointer(key)}`;
-      if (!Array.isArray(value) && !isStorable(key)) {
-        fail(childAt, 'keys must not contain NUL characters or unpaired surrogates');
-      }
-      walk(child, childAt, depth + 1);
-    }
-  };
-  walk(root, rootPointer, 1);
-  return errors;
-}
-
-function isStorable(text: string): boolean {
-  return !text.includes('\0') && text.isWellFormed();
-}
-
-function escapePointer(segment: string): string {
-  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
-}
-
-/** JSON Merge Patch (RFC 7396): objects merge key by key, recursively; `null` removes a key. */
-export function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isJsonObject(patch)) return patch;
-  // A Map, then Object.fromEntries: a "__proto__" key stays an ordinary key.
-  const merged = new Map(Object.entries(isJsonObject(target) ? target : {}));
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) merged.delete(key);
-    else merged.set(key, mergePatch(merged.get(key), value));
-  }
-  return Object.fromEntries(merged);
 }

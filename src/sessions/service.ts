@@ -5,8 +5,8 @@ import type { ContractRequest, Schemas } from '../contract/types.ts';
 import { type Retry, retrying } from '../db/retry.ts';
 import { AppError, type FieldError, notFound, validationFailed } from '../errors.ts';
 import type { CursorCodec, CursorPosition } from './cursor.ts';
-import { etagOf, type Precondition, satisfies } from './etag.ts';
-import { isJsonObject, mergePatch } from './rules.ts';
+import { etagOf, type Precondition, satisfies } from '../http/etag.ts';
+import { isJsonObject, mergePatch } from '../rules.ts';
 
 type Session = Schemas['Session'];
 type ListQuery = ContractRequest<'listSessions'>['query'];
@@ -22,6 +22,8 @@ const sessionRow = z
     status: z.string() as z.ZodType<Session['status']>,
     is_active: z.boolean(),
     metadata: z.custom<Record<string, unknown>>(isJsonObject, 'metadata must be a JSON object'),
+    message_count: z.number().int(),
+    last_message_at: z.string().nullable(),
     created_at: z.string(), // ISO 8601 already (src/db/pool.ts)
     updated_at: z.string(),
     version: z.number().int(),
@@ -35,6 +37,8 @@ const sessionRow = z
       status: row.status,
       is_active: row.is_active,
       metadata: row.metadata,
+      message_count: row.message_count,
+      last_message_at: row.last_message_at,
       created_at: row.created_at,
       updated_at: row.updated_at,
     },
@@ -42,10 +46,10 @@ const sessionRow = z
     version: row.version,
   }));
 
-const columns = sql.fragment`id, user_id, title, status, is_active, metadata, created_at, updated_at, version`;
+const columns = sql.fragment`id, user_id, title, status, is_active, metadata, message_count, last_message_at, created_at, updated_at, version`;
 
 // Strictly increasing even for two writes within one millisecond (the column keeps milliseconds).
-const touched = sql.fragment`updated_at = greatest(now(), updated_at + interval '1 millisecond'), version = version + 1`;
+export const touched = sql.fragment`updated_at = greatest(now(), updated_at + interval '1 millisecond'), version = version + 1`;
 
 type MetadataCheck = (metadata: Record<string, unknown>) => FieldError[];
 
@@ -168,7 +172,7 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
 
 export type SessionService = ReturnType<typeof createSessionService>;
 
-function missing(id: string): never {
+export function missing(id: string): never {
   throw notFound(`No session with id ${id}`);
 }
 
@@ -185,9 +189,10 @@ async function updateRow(
     RETURNING ${columns}`);
 }
 
-function versionMatches(precondition: Precondition | undefined) {
+/** The WHERE condition of an If-Match: `version` may be any expression of the row's version. */
+export function versionMatches(precondition: Precondition | undefined, version = sql.fragment`version`) {
   if (!precondition || precondition.any) return sql.fragment`TRUE`;
-  return sql.fragment`version = ANY(${sql.array(precondition.versions, 'int4')})`;
+  return sql.fragment`${version} = ANY(${sql.array(precondition.versions, 'int4')})`;
 }
 
 async function currentVersion(db: CommonQueryMethods, id: string, owner: string | undefined) {
@@ -195,8 +200,9 @@ async function currentVersion(db: CommonQueryMethods, id: string, owner: string 
     SELECT version FROM chat_sessions WHERE id = ${id} AND ${ownedBy(owner)}`);
 }
 
-function ownedBy(owner: string | undefined) {
-  return owner === undefined ? sql.fragment`TRUE` : sql.fragment`user_id = ${owner}`;
+/** `userId` names the owner column (qualified where a query joins sessions to messages). */
+export function ownedBy(owner: string | undefined, userId = sql.fragment`user_id`) {
+  return owner === undefined ? sql.fragment`TRUE` : sql.fragment`${userId} = ${owner}`;
 }
 
 /** A write touched nothing: the session is gone (404), or its ETag failed the precondition (412). */
@@ -206,8 +212,8 @@ async function explainMiss(db: CommonQueryMethods, id: string, owner: string | u
   throw preconditionFailed(etagOf(current.version));
 }
 
-function preconditionFailed(currentEtag: string): AppError {
-  return new AppError('precondition_failed', `The session has changed: its ETag is now ${currentEtag}`, {
+export function preconditionFailed(currentEtag: string, what = 'session'): AppError {
+  return new AppError('precondition_failed', `The ${what} has changed: its ETag is now ${currentEtag}`, {
     headers: { ETag: currentEtag },
   });
 }

@@ -5,13 +5,13 @@
  */
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { createAjv } from '../../src/contract/ajv.ts';
-import { basePathOf, loadSpec } from '../../src/contract/spec.ts';
+import { basePathOf, forValidation, loadSpec } from '../../src/contract/spec.ts';
 
 export const spec = await loadSpec();
 export const basePath = basePathOf(spec);
 
 const ajv = createAjv();
-ajv.addSchema(spec as object, 'openapi');
+ajv.addSchema(forValidation(spec) as object, 'openapi');
 
 type Route = { template: string; pattern: RegExp; item: OpenAPIV3_1.PathItemObject };
 const routes: Route[] = Object.entries(spec.paths ?? {}).map(([template, item]) => ({

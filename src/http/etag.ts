@@ -1,5 +1,5 @@
 /**
- * Entity tags of sessions: `"<version>"`, where the version is a counter the database bumps on
+ * Entity tags of sessions and messages: `"<version>"`, where the version is a counter the database bumps on
  * every write (sql/), so two writes in the same millisecond still change it.
  */
 export function etagOf(version: number): string {
