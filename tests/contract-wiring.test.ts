@@ -10,15 +10,15 @@ import { createApiClient } from './support/client.ts';
 const unexpected = async (): Promise<never> => {
   throw new Error('the handler must not be reached');
 };
-const allHandlers = (): Record<string, (...args: unknown[]) => Promise<never>> => ({
-  getHealth: unexpected,
-  getLiveness: unexpected,
-  createSession: unexpected,
-  listSessions: unexpected,
-  getSession: unexpected,
-  updateSession: unexpected,
-  deleteSession: unexpected,
-});
+// One handler per operation the contract declares, none of which may be reached.
+const operationIds = Object.values((await loadSpec()).paths ?? {}).flatMap((item) =>
+  Object.values(item ?? {}).flatMap((operation) => {
+    const id = (operation as { operationId?: unknown } | undefined)?.operationId;
+    return typeof id === 'string' ? [id] : [];
+  }),
+);
+const allHandlers = (): Record<string, (...args: unknown[]) => Promise<never>> =>
+  Object.fromEntries(operationIds.map((id) => [id, unexpected]));
 
 describe('the contract decides which handlers exist', () => {
   it('start-up fails when an operation of the contract has no handler', async () => {
