@@ -15,6 +15,11 @@ export type Session = components['schemas']['Session'];
 export type SessionCreate = components['schemas']['SessionCreate'];
 export type SessionPatch = components['schemas']['SessionPatch'];
 export type SessionList = components['schemas']['SessionList'];
+export type Message = components['schemas']['Message'];
+export type MessageCreate = components['schemas']['MessageCreate'];
+export type MessagePatch = components['schemas']['MessagePatch'];
+export type MessageList = components['schemas']['MessageList'];
+export type ContentPart = components['schemas']['ContentPart'];
 export type Problem = components['schemas']['Problem'];
 export type SessionsClient = Client<paths>;
 

@@ -15,6 +15,9 @@ describe('configuration from the environment', () => {
       SHUTDOWN_TIMEOUT_MS: 10000,
       LOG_LEVEL: 'info',
       CORS_ORIGINS: [],
+      MESSAGES_BODY_LIMIT: 4 * 1024 * 1024,
+      MAX_MESSAGES_PER_SESSION: 100_000,
+      IN_PROGRESS_TIMEOUT_S: 600,
     });
     expect(config.DATABASE_URL).toBeUndefined();
   });
@@ -28,6 +31,11 @@ describe('configuration from the environment', () => {
     ['BODY_LIMIT', '1.5'],
     ['DATABASE_URL', 'mysql://localhost/db'],
     ['SHUTDOWN_TIMEOUT_MS', 'soon'],
+    ['MESSAGES_BODY_LIMIT', '4MiB'],
+    ['MESSAGES_BODY_LIMIT', '100'],
+    ['MAX_MESSAGES_PER_SESSION', '0'],
+    ['IN_PROGRESS_TIMEOUT_S', '0'],
+    ['IN_PROGRESS_TIMEOUT_S', '10m'],
   ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}: `));
   });

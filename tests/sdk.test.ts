@@ -4,7 +4,7 @@
  * openapi.yaml (tests/support/checked-fetch.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { createSessionsClient, type Problem, type Session } from '../src/client.ts';
+import { createSessionsClient, type Message, type Problem, type Session } from '../src/client.ts';
 import { checkedFetch } from './support/checked-fetch.ts';
 import { useTestService } from './support/service.ts';
 import { AUDIENCE, HS_SECRET, hsToken, ISSUER } from './support/tokens.ts';
@@ -62,6 +62,46 @@ describe('the generated TypeScript client', () => {
     const gone = await api.GET('/sessions/{id}', { params: { path: { id: session.id } } });
     expect(gone.response.status).toBe(404);
     expect(gone.error?.type).toBe('/problems/not-found');
+  });
+
+  it('builds a chat: a user message, an answer streamed in deltas and completed with usage, the last 50 listed', async () => {
+    const api = createSessionsClient(open.origin, { fetch: checkedFetch });
+    const session = (await api.POST('/sessions', { body: { user_id: `sdk_chat_${Date.now()}`, title: 'Budget' } })).data!;
+    const path = { id: session.id };
+
+    const asked = await api.POST('/sessions/{id}/messages', {
+      params: { path },
+      body: { messages: [{ role: 'user', content: [{ type: 'text', text: 'What did we decide about the Q3 budget?' }] }] },
+    });
+    expect(asked.response.status).toBe(201);
+
+    const started = await api.POST('/sessions/{id}/messages', {
+      params: { path },
+      body: { messages: [{ role: 'assistant', status: 'in_progress', model: 'gpt-4o', content: [] }] },
+    });
+    const answer: Message = started.data!.items[0]!;
+    for (const text of ['It was approved ', 'on 12 September.']) {
+      const delta = await api.POST('/sessions/{id}/messages/{message_id}/append', {
+        params: { path: { ...path, message_id: answer.id } },
+        body: { text },
+      });
+      expect(delta.data).toMatchObject({ id: answer.id, status: 'in_progress' });
+    }
+    const completed = await api.PATCH('/sessions/{id}/messages/{message_id}', {
+      params: { path: { ...path, message_id: answer.id } },
+      body: { status: 'completed', finish_reason: 'stop', usage: { input_tokens: 812, output_tokens: 9 } },
+    });
+    expect(completed.data).toMatchObject({
+      status: 'completed',
+      content: [{ type: 'text', text: 'It was approved on 12 September.' }],
+      usage: { input_tokens: 812, output_tokens: 9 },
+    });
+
+    const page = await api.GET('/sessions/{id}/messages', { params: { path, query: { limit: 50 } } });
+    expect(page.data?.items.map((message) => message.role)).toEqual(['assistant', 'user']);
+    expect(page.data?.has_more).toBe(false);
+    const read = await api.GET('/sessions/{id}', { params: { path } });
+    expect(read.data).toMatchObject({ message_count: 2, last_message_at: answer.created_at });
   });
 
   it('validation problems come back typed, naming the field', async () => {
