@@ -1,10 +1,12 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import type { RequestOptions } from './support/client.ts';
 import { createTestDatabase } from './support/database.ts';
 import { startInstance, type TestService } from './support/service.ts';
-import { AUDIENCE, HS_SECRET, hsToken, ISSUER, startJwksServer, unsignedToken } from './support/tokens.ts';
+import { AUDIENCE, HS_SECRET, hsSigned, hsToken, ISSUER, startJwksServer, supabase, unsignedToken } from './support/tokens.ts';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let jwks: Awaited<ReturnType<typeof startJwksServer>>;
@@ -40,14 +42,14 @@ async function createAs(user: string, body: object = {}) {
   return response.body as { id: string; user_id: string };
 }
 
-/** Every sessions operation, with a valid body, for a given session id. */
-const operations = (id: string) =>
+/** Every sessions operation, with a valid body, for a given session id (on the main service by default). */
+const operations = (id: string, on: () => TestService = () => service) =>
   [
-    ['createSession', (options: RequestOptions) => service.api.post('/sessions', { title: 't' }, options)],
-    ['listSessions', (options: RequestOptions) => service.api.get('/sessions', options)],
-    ['getSession', (options: RequestOptions) => service.api.get(`/sessions/${id}`, options)],
-    ['updateSession', (options: RequestOptions) => service.api.patch(`/sessions/${id}`, { title: 'x' }, options)],
-    ['deleteSession', (options: RequestOptions) => service.api.delete(`/sessions/${id}`, options)],
+    ['createSession', (options: RequestOptions) => on().api.post('/sessions', { title: 't' }, options)],
+    ['listSessions', (options: RequestOptions) => on().api.get('/sessions', options)],
+    ['getSession', (options: RequestOptions) => on().api.get(`/sessions/${id}`, options)],
+    ['updateSession', (options: RequestOptions) => on().api.patch(`/sessions/${id}`, { title: 'x' }, options)],
+    ['deleteSession', (options: RequestOptions) => on().api.delete(`/sessions/${id}`, options)],
   ] as const;
 
 describe('a request without a valid token is a 401', () => {
@@ -230,6 +232,105 @@ describe('a service token acts for any user', () => {
     const response = await service.api.post('/sessions', {}, await service_());
     expect(response.status).toBe(400);
     expect(response.body.errors[0].pointer).toBe('/user_id');
+  });
+});
+
+describe("Supabase's tokens, exactly as it issues them", () => {
+  // A deployment verifying a Supabase project's tokens: its JWT secret (legacy keys) and its JWKS,
+  // no JWT_ISSUER or JWT_AUDIENCE (the service key has no aud and another iss than users' tokens).
+  let project: TestService;
+  const logged: Record<string, unknown>[] = [];
+  beforeAll(async () => {
+    const lines = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) logged.push(JSON.parse(line));
+        done();
+      },
+    });
+    const env = { AUTH_MODE: 'jwt', JWT_SECRET: HS_SECRET, JWT_JWKS_URL: jwks.url, JWT_JWKS_COOLDOWN_MS: '0' };
+    project = await startInstance(database.url, env, pino({ level: 'info', base: undefined }, lines));
+  });
+  afterAll(async () => {
+    await project?.stop();
+  });
+
+  const REF = 'abcdefghijklmnopqrst';
+  const signers = [
+    ['HS256', (claims: Record<string, unknown>) => hsSigned(claims)],
+    ['RS256 from the JWKS', (claims: Record<string, unknown>) => jwks.signed('rsa-1', claims)],
+  ] as const;
+
+  describe.each(signers)('signed %s', (_alg, sign) => {
+    it('the service key (no sub) acts for any user', async () => {
+      const key = bearer(await sign(supabase.serviceKey(REF)));
+      const created = await project.api.post('/sessions', { user_id: 'supa_user' }, key);
+      expect(created.status, created.text).toBe(201);
+      expect((await project.api.get(`/sessions/${created.body.id}`, key)).status).toBe(200);
+      expect((await project.api.get('/sessions?user_id=supa_user', key)).status).toBe(200);
+      expect((await project.api.patch(`/sessions/${created.body.id}`, { title: 'by the service' }, key)).status).toBe(200);
+      expect((await project.api.delete(`/sessions/${created.body.id}`, key)).status).toBe(204);
+    });
+
+    it('the service key must name the user it creates for', async () => {
+      const response = await project.api.post('/sessions', {}, bearer(await sign(supabase.serviceKey(REF))));
+      expect(response.status).toBe(400);
+      expect(response.body.errors[0].pointer).toBe('/user_id');
+    });
+
+    it('the anon key acts for no user: 401 on every sessions operation, saying so', async () => {
+      const target = (await project.api.post('/sessions', { user_id: 'supa_user' }, bearer(await sign(supabase.serviceKey(REF))))).body.id;
+      const anon = bearer(await sign(supabase.anonKey(REF)));
+      for (const [operation, call] of operations(target, () => project)) {
+        const response = await call(anon);
+        expect(response.status, `${operation}: ${response.text}`).toBe(401);
+        expect(response.headers.get('www-authenticate'), operation).toContain('error_description="an anon key acts for no user');
+      }
+    });
+
+    it("a user's access token (aud authenticated) acts for its sub only", async () => {
+      const uuid = randomUUID();
+      const token = bearer(await sign(supabase.userAccessToken(REF, uuid)));
+      const mine = await project.api.post('/sessions', { title: 'mine' }, token);
+      expect(mine.status, mine.text).toBe(201);
+      expect(mine.body.user_id).toBe(uuid);
+      const theirs = await project.api.post('/sessions', { user_id: 'supa_user' }, bearer(await sign(supabase.serviceKey(REF))));
+      expect((await project.api.get(`/sessions/${theirs.body.id}`, token)).status).toBe(404);
+      expect((await project.api.get('/sessions', token)).body.items.map((item: { id: string }) => item.id)).toEqual([mine.body.id]);
+    });
+
+    it('a user token without sub is still refused', async () => {
+      const { sub: _, ...claims } = supabase.userAccessToken(REF, randomUUID());
+      const response = await project.api.get('/sessions', bearer(await sign(claims)));
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toContain('error_description="the token has no \'sub\': only a service token may omit it"');
+    });
+  });
+
+  it("two projects' service keys keep their idempotency keys apart", async () => {
+    const key = randomUUID();
+    const body = { user_id: 'shared_user', title: 'same' };
+    const first = await project.api.post('/sessions', body, { headers: { Authorization: `Bearer ${await hsSigned(supabase.serviceKey('projectaaaaaaaaaaaaa'))}`, 'Idempotency-Key': key } });
+    const second = await project.api.post('/sessions', body, { headers: { Authorization: `Bearer ${await hsSigned(supabase.serviceKey('projectbbbbbbbbbbbbb'))}`, 'Idempotency-Key': key } });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(second.headers.get('idempotent-replayed')).toBeNull();
+    expect(second.body.id).not.toBe(first.body.id);
+  });
+
+  it('the log line names the service key by its role and project, never by its token', async () => {
+    const token = await hsSigned(supabase.serviceKey(REF));
+    const response = await project.api.get('/sessions?user_id=supa_user', bearer(token));
+    const line = logged.find((entry) => entry.request_id === response.headers.get('x-request-id'));
+    expect(line).toMatchObject({ msg: 'request', status: 200, caller: `service:role:service_role@${REF}` });
+    expect(JSON.stringify(logged)).not.toContain(token.split('.')[2]);
+  });
+
+  it("the log line names a user only as a user, never by its id", async () => {
+    const uuid = randomUUID();
+    const response = await project.api.get('/sessions', bearer(await hsSigned(supabase.userAccessToken(REF, uuid))));
+    const line = logged.find((entry) => entry.request_id === response.headers.get('x-request-id'));
+    expect(line).toMatchObject({ status: 200, caller: 'user' });
+    expect(JSON.stringify(line)).not.toContain(uuid);
   });
 });
 

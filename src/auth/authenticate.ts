@@ -43,7 +43,8 @@ export function createAuthenticator(config: Config): Authenticate {
         issuer: config.JWT_ISSUER,
         audience: config.JWT_AUDIENCE,
         clockTolerance: config.JWT_CLOCK_TOLERANCE_S,
-        requiredClaims: ['exp', 'sub'],
+        // Not `sub`: a service token may have none (Supabase's service key); callerOf decides.
+        requiredClaims: ['exp'],
       }));
     } catch (error) {
       if (isKeyFetchFailure(error)) {
@@ -69,12 +70,30 @@ function bearerToken(authorization: string | undefined): string {
   return match[1]!;
 }
 
+/**
+ * A service token (role service_role or the admin scope) acts for any user, with or without a
+ * `sub`. Any other token is a user's and needs a `sub` that is a user id; an `anon` key (Supabase's
+ * public key, role anon) acts for nobody, so it is refused as a token without a user.
+ */
 function callerOf(payload: JWTPayload, adminScope: string): Caller {
-  const subject = String(payload.sub);
   const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
-  if (payload.role === 'service_role' || scopes.includes(adminScope)) return { kind: 'service', subject };
-  if (!USER_ID.test(subject)) throw invalidToken('the token\'s "sub" is not a valid user id');
-  return { kind: 'user', userId: subject };
+  if (payload.sub !== undefined && typeof payload.sub !== 'string') throw invalidToken('the token\'s "sub" is not a string');
+  if (payload.role === 'service_role' || scopes.includes(adminScope)) return { kind: 'service', name: serviceName(payload, adminScope) };
+  if (payload.role === 'anon') throw invalidToken('an anon key acts for no user: send a signed-in user\'s access token');
+  if (payload.sub === undefined) throw invalidToken('the token has no "sub": only a service token may omit it');
+  if (!USER_ID.test(payload.sub)) throw invalidToken('the token\'s "sub" is not a valid user id');
+  return { kind: 'user', userId: payload.sub };
+}
+
+/**
+ * A service token is named by its `sub`; without one, by what made it a service token and, when
+ * present, its Supabase project (`ref`): two projects' service keys verified by one deployment then
+ * keep apart their idempotency keys (a retry of one never replays the other's create) and cursors.
+ */
+function serviceName(payload: JWTPayload, adminScope: string): string {
+  if (payload.sub !== undefined) return payload.sub;
+  const by = payload.role === 'service_role' ? 'role:service_role' : `scope:${adminScope}`;
+  return typeof payload.ref === 'string' ? `${by}@${payload.ref}` : by;
 }
 
 function describeFailure(error: unknown): string {

@@ -69,6 +69,7 @@ export async function createContractRouter({
       if (secured) ctx.res.setHeader('Cache-Control', 'no-store'); // private data: never cached, problems too
       // Who is calling comes first: an anonymous request learns nothing about its body's validity.
       const caller: Caller = secured ? await authenticate(ctx.headers) : { kind: 'local' };
+      if (secured) ctx.state.caller = caller; // for the request's log line
       const body = operation.requestBody ? await readBody(ctx, operation) : undefined;
       if (body !== undefined) normalize?.(body);
       const { query, errors: queryErrors } = parseQuery(ctx.querystring);

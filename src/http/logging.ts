@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { pino, type Logger } from 'pino';
+import { type Caller, callerLabel } from '../auth/caller.ts';
 
 export function createLogger(level: string): Logger {
   return pino({
@@ -11,8 +12,9 @@ export function createLogger(level: string): Logger {
 }
 
 /**
- * One JSON line per request: method, route template, status, duration and request id.
- * Never bodies, metadata, query values or headers (they may carry personal data or secrets).
+ * One JSON line per request: method, route template, status, duration, request id and who called
+ * (a service by name; a user only as "user"). Never tokens, user ids, bodies, metadata, query
+ * values or headers (they may carry personal data or secrets).
  */
 export function requestLogger(logger: Logger) {
   const logsEveryRequest = logger.isLevelEnabled('info');
@@ -24,6 +26,7 @@ export function requestLogger(logger: Logger) {
       route: ctx.state.route ?? null,
       operation_id: ctx.state.operationId ?? null,
       status: ctx.status,
+      caller: ctx.state.caller ? callerLabel(ctx.state.caller as Caller) : null,
       duration_ms: Math.round(durationMs * 100) / 100,
     };
     const failure: unknown = ctx.state.failure;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
+import type { Logger } from 'pino';
 import { createLogger } from '../../src/http/logging.ts';
 import { type RunningService, startService } from '../../src/main.ts';
 import { type ApiClient, createApiClient } from './client.ts';
@@ -27,7 +28,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
 }
 
 /** One more instance of the service on an existing database (instances share nothing else). */
-export async function startInstance(databaseUrl: string, env: Record<string, string> = {}): Promise<TestService> {
+export async function startInstance(databaseUrl: string, env: Record<string, string> = {}, logger?: Logger): Promise<TestService> {
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
     HOST: '127.0.0.1',
@@ -35,7 +36,7 @@ export async function startInstance(databaseUrl: string, env: Record<string, str
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const service: RunningService = await startService(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  const service: RunningService = await startService(config, logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   return { origin: service.url, databaseUrl, api: createApiClient(service.url), stop: service.stop };
 }
 

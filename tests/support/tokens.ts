@@ -13,6 +13,44 @@ export async function hsToken(claims: Claims, options: Options = {}, secret = HS
   return sign(new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }), options).sign(new TextEncoder().encode(secret));
 }
 
+/** Signs exactly these claims (no iss, aud, iat or exp added), as another issuer shapes its tokens. */
+export async function hsSigned(claims: Record<string, unknown>, secret = HS_SECRET): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(secret));
+}
+
+/**
+ * Claims exactly as Supabase shapes them: its service and anon keys (long-lived, no `sub`, no
+ * `aud`, issuer "supabase") and a signed-in user's access token.
+ */
+export const supabase = {
+  serviceKey: (ref: string) => ({ iss: 'supabase', ref, role: 'service_role', ...lifetime(10 * 365 * 86_400) }),
+  anonKey: (ref: string) => ({ iss: 'supabase', ref, role: 'anon', ...lifetime(10 * 365 * 86_400) }),
+  userAccessToken: (ref: string, sub: string) => {
+    const { iat, exp } = lifetime(3600);
+    return {
+      aud: 'authenticated',
+      exp,
+      iat,
+      iss: `https://${ref}.supabase.co/auth/v1`,
+      sub,
+      email: 'someone@example.com',
+      phone: '',
+      app_metadata: { provider: 'email', providers: ['email'] },
+      user_metadata: { email_verified: true },
+      role: 'authenticated',
+      aal: 'aal1',
+      amr: [{ method: 'password', timestamp: iat }],
+      session_id: '5b5ab6a2-5c1e-4c26-9f0d-8a6c1b2e3f40',
+      is_anonymous: false,
+    };
+  },
+};
+
+function lifetime(seconds: number) {
+  const iat = Math.floor(Date.now() / 1000);
+  return { iat, exp: iat + seconds };
+}
+
 function sign(jwt: SignJWT, { expiresIn = '5m', notBefore, issuer = ISSUER, audience = AUDIENCE }: Options): SignJWT {
   jwt.setIssuedAt().setIssuer(issuer).setAudience(audience).setExpirationTime(expiresIn);
   if (notBefore !== undefined) jwt.setNotBefore(notBefore);
@@ -44,6 +82,11 @@ export async function startJwksServer() {
     async token(kid: string, claims: Claims, options: Options = {}) {
       const key = keys.find((candidate) => candidate.kid === kid)!;
       return sign(new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid, typ: 'JWT' }), options).sign(key.privateKey);
+    },
+    /** Signs exactly these claims, as hsSigned does. */
+    async signed(kid: string, claims: Record<string, unknown>) {
+      const key = keys.find((candidate) => candidate.kid === kid)!;
+      return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid, typ: 'JWT' }).sign(key.privateKey);
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
