@@ -10,7 +10,7 @@ import { createDatabasePool } from './db/pool.ts';
 import { createRetry } from './db/retry.ts';
 import { loadSecret } from './db/secrets.ts';
 import { waitForDatabase } from './db/wait.ts';
-import { answerClientError } from './http/client-errors.ts';
+import { clientErrorAnswerer } from './http/client-errors.ts';
 import { createLogger } from './http/logging.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createIdempotencyStore, purgeExpiredKeysPeriodically } from './idempotency/store.ts';
@@ -52,7 +52,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       (error) => logger.warn({ err: error }, 'purging expired idempotency keys failed'),
     );
     const server = app.listen(config.PORT, config.HOST);
-    server.on('clientError', answerClientError);
+    server.on('clientError', clientErrorAnswerer(logger));
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;

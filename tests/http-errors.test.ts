@@ -1,8 +1,13 @@
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { clientErrorAnswerer } from '../src/http/client-errors.ts';
 import { checkedFetch } from './support/checked-fetch.ts';
+import { contractViolations, problemViolations, type ReceivedResponse } from './support/contract.ts';
 import { useTestService } from './support/service.ts';
 import { problemMembers } from './support/problems.ts';
 
@@ -191,6 +196,86 @@ describe('bounded requests', () => {
     expect(response.status).toBe(431);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(((await response.json()) as { type: string }).type).toBe('/problems/request-header-fields-too-large');
+  });
+});
+
+/** Writes these bytes on a fresh connection and reads the answer until the server closes it. */
+async function rawExchange(bytes: string, origin = service.origin): Promise<ReceivedResponse & { body: Record<string, unknown> }> {
+  const { port } = new URL(origin);
+  const socket = connect(Number(port), '127.0.0.1');
+  await once(socket, 'connect');
+  socket.end(bytes);
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  const answer = Buffer.concat(chunks).toString('utf8');
+  const [head, text = ''] = answer.split(/\r\n\r\n(.*)/s);
+  const [statusLine, ...headerLines] = head!.split('\r\n');
+  const headers = new Headers(headerLines.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()] as [string, string]));
+  return { status: Number(statusLine!.split(' ')[1]), headers, text, body: JSON.parse(text) };
+}
+
+describe('requests Node refuses before the API sees them still carry a request id', () => {
+  const generated = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  const smuggling = (extra = '') =>
+    `POST /api/v1/sessions?x=1 HTTP/1.1\r\nHost: x\r\n${extra}Content-Type: application/json\r\n` +
+    'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+
+  it('Content-Length with Transfer-Encoding: chunked is a 400 with a generated request id, in the header and the problem', async () => {
+    const response = await rawExchange(smuggling());
+    expect(response.status).toBe(400);
+    expect(contractViolations('POST', '/api/v1/sessions', response)).toEqual([]);
+    expect(response.body).toMatchObject({ type: '/problems/bad-request', instance: '/api/v1/sessions' });
+    expect(response.headers.get('x-request-id')).toMatch(generated);
+    expect(response.body.request_id).toBe(response.headers.get('x-request-id'));
+  });
+
+  it('echoes the valid X-Request-Id the client sent', async () => {
+    const response = await rawExchange(smuggling('X-Request-Id: trace-abc.123\r\n'));
+    expect(response.headers.get('x-request-id')).toBe('trace-abc.123');
+    expect(response.body.request_id).toBe('trace-abc.123');
+  });
+
+  it('replaces an X-Request-Id that is not valid, or sent twice, with a generated one', async () => {
+    for (const extra of ['X-Request-Id: has space\r\n', `X-Request-Id: ${'a'.repeat(129)}\r\n`, 'X-Request-Id: one\r\nX-Request-Id: two\r\n']) {
+      const response = await rawExchange(smuggling(extra));
+      expect(response.headers.get('x-request-id'), extra).toMatch(generated);
+      expect(response.body.request_id, extra).toBe(response.headers.get('x-request-id'));
+    }
+  });
+
+  it('a malformed request line is a 400 problem with a generated request id and no instance', async () => {
+    const response = await rawExchange('NOT AN HTTP REQUEST\r\nX-Request-Id: not-trusted\r\n\r\n');
+    expect(response.status).toBe(400);
+    expect(problemViolations(response)).toEqual([]);
+    expect(response.body).toMatchObject({ type: '/problems/bad-request', instance: '' });
+    expect(response.headers.get('x-request-id')).toMatch(generated);
+    expect(response.body.request_id).toBe(response.headers.get('x-request-id'));
+  });
+
+  it('headers over 16 KiB are a 431 problem with the request id and path', async () => {
+    const response = await rawExchange(`GET /api/v1/health/live HTTP/1.1\r\nHost: x\r\nX-Request-Id: big-1\r\nX-Padding: ${'p'.repeat(17_000)}\r\n\r\n`);
+    expect(response.status).toBe(431);
+    expect(problemViolations(response)).toEqual([]);
+    expect(response.body).toMatchObject({ type: '/problems/request-header-fields-too-large', instance: '/api/v1/health/live', request_id: 'big-1' });
+    expect(response.headers.get('x-request-id')).toBe('big-1');
+  });
+
+  it('the log line carries the same request id', async () => {
+    const logged: Record<string, unknown>[] = [];
+    const lines = new Writable({
+      write(chunk, _encoding, done) {
+        logged.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const server = createServer().on('clientError', clientErrorAnswerer(pino(lines)));
+    await once(server.listen(0, '127.0.0.1'), 'listening');
+    try {
+      const response = await rawExchange('NOT AN HTTP REQUEST\r\n\r\n', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      expect(logged).toContainEqual(expect.objectContaining({ request_id: response.body.request_id, status: 400, parse_error: 'HPE_INVALID_METHOD' }));
+    } finally {
+      server.close();
+    }
   });
 });
 

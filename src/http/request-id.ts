@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 
-const acceptable = /^[\x21-\x7E]{1,128}$/;
+/** A request id a client may choose: 1–128 visible ASCII characters. */
+export const acceptableRequestId = /^[\x21-\x7E]{1,128}$/;
 
 /** Keeps the caller's X-Request-Id when it is 1–128 visible ASCII characters, else makes one. */
 export function assignRequestId(ctx: Context): void {
   const given = ctx.get('X-Request-Id');
-  const id = acceptable.test(given) ? given : randomUUID();
+  const id = acceptableRequestId.test(given) ? given : randomUUID();
   ctx.state.requestId = id;
   ctx.res.setHeader('X-Request-Id', id);
 }

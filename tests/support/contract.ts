@@ -87,6 +87,11 @@ export function contractViolations(method: string, url: string, response: Receiv
   return problems;
 }
 
+/** Ways a response breaks the contract's Problem document (for answers no operation lists). */
+export function problemViolations(response: ReceivedResponse): string[] {
+  return checkBody('openapi#/components/schemas/Problem', 'application/problem+json', response);
+}
+
 function checkBody(schemaRef: string, contentType: string, response: ReceivedResponse): string[] {
   const actual = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
   if (actual !== contentType) return [`content type ${actual || '(none)'} instead of ${contentType}`];
