@@ -23,6 +23,8 @@ const schema = z.object({
     .default('')
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Unset: readable lines on a terminal outside production, JSON lines otherwise (see logFormat).
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   BODY_LIMIT: boundedInt(1, 10 * 1024 * 1024, 64 * 1024),
   // Largest request body on the message endpoints (a batch of up to 100 messages).
   MESSAGES_BODY_LIMIT: boundedInt(1024, 256 * 1024 * 1024, 4 * 1024 * 1024),

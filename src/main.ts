@@ -11,7 +11,7 @@ import { createRetry } from './db/retry.ts';
 import { loadSecret } from './db/secrets.ts';
 import { waitForDatabase } from './db/wait.ts';
 import { clientErrorAnswerer } from './http/client-errors.ts';
-import { createLogger } from './http/logging.ts';
+import { createLogger, logFormat } from './http/logging.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createIdempotencyStore, purgeExpiredKeysPeriodically } from './idempotency/store.ts';
 import { projectRoot } from './paths.ts';
@@ -99,7 +99,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = createLogger(config.LOG_LEVEL, { format: logFormat(config.LOG_FORMAT, config.NODE_ENV, process.stdout) });
   let service: RunningService;
   try {
     service = await startService(config, logger);

@@ -36,8 +36,15 @@ describe('configuration from the environment', () => {
     ['MAX_MESSAGES_PER_SESSION', '0'],
     ['IN_PROGRESS_TIMEOUT_S', '0'],
     ['IN_PROGRESS_TIMEOUT_S', '10m'],
+    ['LOG_FORMAT', 'yaml'],
   ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}: `));
+  });
+
+  it('LOG_FORMAT is json or pretty, and unset by default (then chosen by the output: see logging.test.ts)', () => {
+    expect(loadConfig({}).LOG_FORMAT).toBeUndefined();
+    expect(loadConfig({ LOG_FORMAT: 'json' }).LOG_FORMAT).toBe('json');
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }).LOG_FORMAT).toBe('pretty');
   });
 
   it('splits CORS_ORIGINS on commas and trims them', () => {

@@ -1,18 +1,73 @@
 import type { Context } from 'koa';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { type Caller, callerLabel } from '../auth/caller.ts';
 
-export function createLogger(level: string): Logger {
-  return pino({
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * LOG_FORMAT when set; else readable lines for a person at a terminal, and JSON lines for
+ * whatever reads a pipe or a file (a log shipper, `jq`) and always in production.
+ */
+export function logFormat(configured: LogFormat | undefined, nodeEnv: string, stdout: { isTTY?: boolean }): LogFormat {
+  return configured ?? (stdout.isTTY && nodeEnv !== 'production' ? 'pretty' : 'json');
+}
+
+type LoggerOptions = {
+  format?: LogFormat;
+  /** Where lines go: standard output by default. Pretty lines are coloured when it is a terminal. */
+  destination?: NodeJS.WritableStream & { isTTY?: boolean };
+};
+
+export function createLogger(level: string, { format = 'json', destination }: LoggerOptions = {}): Logger {
+  const options = {
     level,
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  });
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  if (format === 'json') return destination ? pino(options, destination) : pino(options);
+  // A synchronous stream in this thread rather than a transport: no worker thread to start or flush.
+  const out = destination ?? pino.destination({ dest: 1, sync: true });
+  return pino(options, prettyStream(out, Boolean((destination ?? process.stdout).isTTY)));
+}
+
+const LEVEL_COLOURS: Record<string, number> = { fatal: 35, error: 31, warn: 33, info: 32, debug: 36, trace: 90 };
+
+/** Turns pino's JSON lines into `12:34:56.789 INFO  msg key=value …`, with an error's stack below. */
+export function prettyStream(out: { write(text: string): unknown }, colours: boolean): DestinationStream {
+  const paint = (code: number | undefined, text: string) => (colours && code ? `\x1b[${code}m${text}\x1b[0m` : text);
+  return {
+    write(line: string) {
+      const { time, level, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
+      // An error's stack goes below the line, indented; without one, its message is the err field.
+      const { stack, message } = (fields.err ?? {}) as { stack?: unknown; message?: unknown };
+      if (typeof stack === 'string' && stack) delete fields.err;
+      else if (typeof message === 'string') fields.err = message;
+      const label = String(level);
+      const parts = [paint(90, clockTime(time)), paint(LEVEL_COLOURS[label], label.toUpperCase().padEnd(5)), String(msg ?? '')];
+      for (const [key, value] of Object.entries(fields)) parts.push(`${paint(90, `${key}=`)}${showValue(value)}`);
+      const below = typeof stack === 'string' && stack ? `\n    ${stack.replaceAll('\n', '\n    ')}` : '';
+      out.write(`${parts.join(' ')}${below}\n`);
+    },
+  };
+}
+
+/** The local wall-clock time of an ISO timestamp, to the millisecond. */
+function clockTime(time: unknown): string {
+  const date = new Date(String(time));
+  if (Number.isNaN(date.getTime())) return '';
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}.${String(date.getMilliseconds()).padStart(3, '0')}`;
+}
+
+/** Strings bare unless they could be misread (spaces, quotes, `=`, nothing at all); the rest as JSON. */
+function showValue(value: unknown): string {
+  if (typeof value === 'string' && /^[^\s"=]+$/.test(value)) return value;
+  return JSON.stringify(value) ?? String(value);
 }
 
 /**
- * One JSON line per request: method, route template, status, duration, request id and who called
+ * One line per request: method, route template, status, duration, request id and who called
  * (a service by name; a user only as "user"). Never tokens, user ids, bodies, metadata, query
  * values or headers (they may carry personal data or secrets).
  */
