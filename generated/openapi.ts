@@ -273,11 +273,23 @@ export interface components {
          */
         UserId: string;
         /**
-         * @description The session's title, trimmed: 1–500 characters (Unicode code points) after trimming, no
-         *     control characters; `null` means untitled.
+         * @description The session's title as stored: 1–500 characters (Unicode code points), no control
+         *     characters, no whitespace at either end; `null` means untitled.
          * @example Quarterly report questions
          */
         Title: string | null;
+        /**
+         * @description A title as sent. The server trims it (removes whitespace at both ends, as JavaScript's
+         *     `String.prototype.trim` does, i.e. `\s` of ECMAScript regular expressions) and stores the
+         *     rest, which must be 1–500 characters (Unicode code points) with no control characters
+         *     (category Cc: no newline or tab inside) and no unpaired surrogates. A title of whitespace
+         *     only is invalid; `null` means untitled. The pattern says exactly this: whitespace, 1–500
+         *     characters neither starting nor ending with whitespace, whitespace (no `maxLength`: the
+         *     limit applies to the trimmed title, not to what is sent).
+         * @example Quarterly report questions
+         * @example Padded, stored trimmed
+         */
+        TitleInput: string | null;
         /**
          * @description The session's lifecycle status.
          * @enum {string}
@@ -328,13 +340,13 @@ export interface components {
          */
         SessionCreate: {
             user_id?: components["schemas"]["UserId"];
-            title?: components["schemas"]["Title"];
+            title?: components["schemas"]["TitleInput"];
             status?: components["schemas"]["SessionStatus"];
             metadata?: components["schemas"]["Metadata"];
         };
         /** @description A JSON Merge Patch of a session's writable fields; at least one. */
         SessionPatch: {
-            title?: components["schemas"]["Title"];
+            title?: components["schemas"]["TitleInput"];
             status?: components["schemas"]["SessionStatus"];
             /** @description `true` restores a soft-deleted session, `false` soft-deletes it. */
             is_active?: boolean;
@@ -729,7 +741,7 @@ export interface components {
          * @example {
          *       "in": "body",
          *       "pointer": "/title",
-         *       "message": "title must be at most 500 characters"
+         *       "message": "title must be 1–500 characters after trimming, with no control characters or unpaired surrogates"
          *     }
          */
         ProblemDetailError: {

@@ -4,7 +4,7 @@
  */
 import { isJsonObject } from '../rules.ts';
 
-/** Titles are trimmed before the contract's length rules apply to them. */
+/** Titles are stored trimmed (the contract's TitleInput says so, and its pattern counts the trimmed title). */
 export function trimTitle(body: unknown): void {
   if (isJsonObject(body) && typeof body.title === 'string') body.title = body.title.trim();
 }

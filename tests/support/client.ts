@@ -1,5 +1,5 @@
-import { contractViolations } from './contract.ts';
-import { basePath } from './contract.ts';
+import { basePath, contractViolations } from './contract.ts';
+import { thirdPartyViolations } from './third-party.ts';
 
 export type ApiResponse<T = any> = { status: number; headers: Headers; body: T; text: string };
 
@@ -14,7 +14,10 @@ export type RequestOptions = {
 
 /**
  * HTTP client for tests. Every response it receives is checked against openapi.yaml, so no test
- * can forget to: a response the contract does not allow fails the test that got it.
+ * can forget to: a response the contract does not allow fails the test that got it. Checked twice:
+ * by our own reading of the contract (./contract.ts) and by a third-party validator
+ * (./third-party.ts), which also fails a test whose request body the contract rejects but the
+ * server accepted.
  */
 export function createApiClient(origin: string) {
   async function request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
@@ -33,7 +36,9 @@ export function createApiClient(origin: string) {
     let parsed: unknown = text;
     if (/json/.test(response.headers.get('content-type') ?? '') && text !== '') parsed = JSON.parse(text);
     const received = { status: response.status, headers: response.headers, body: parsed as T, text };
-    const violations = contractViolations(method, url, received);
+    const contentType = Object.entries(headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1];
+    const sent = { body, contentType };
+    const violations = [...contractViolations(method, url, received), ...(await thirdPartyViolations(method, url, sent, received))];
     if (violations.length) {
       throw new Error(`${method} ${path} → ${response.status} breaks openapi.yaml:\n  ${violations.join('\n  ')}`);
     }

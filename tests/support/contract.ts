@@ -34,14 +34,48 @@ function validatorFor(ref: string) {
 
 const escape = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
 
-/** Returns the list of ways the response breaks the contract (empty when it conforms). */
-export function contractViolations(method: string, url: string, response: ReceivedResponse): string[] {
+type Found = { route?: Route; operation?: OpenAPIV3_1.OperationObject; lower: string };
+
+function findOperation(method: string, url: string): Found {
   const lower = method.toLowerCase();
-  if (lower === 'head' || lower === 'options') return [];
   const pathname = new URL(url, 'http://x').pathname;
   const relative = pathname.startsWith(basePath) ? pathname.slice(basePath.length) : undefined;
   const route = relative === undefined ? undefined : routes.find((candidate) => candidate.pattern.test(relative));
-  const operation = route?.item[lower as 'get'] as OpenAPIV3_1.OperationObject | undefined;
+  return { route, operation: route?.item[lower as 'get'] as OpenAPIV3_1.OperationObject | undefined, lower };
+}
+
+const mediaTypeOf = (headers: Headers) => (headers.get('content-type') ?? '').split(';')[0]!.trim();
+
+/**
+ * JSON Pointer (into the contract) of the schema the contract declares for this response's body,
+ * if it declares one for its status and content type.
+ */
+export function declaredResponseSchema(method: string, url: string, response: ReceivedResponse): string | undefined {
+  const { route, operation, lower } = findOperation(method, url);
+  const contentType = mediaTypeOf(response.headers);
+  if (!route || !operation) return contentType === 'application/problem+json' ? '#/components/schemas/Problem' : undefined;
+  const declared = (operation.responses?.[String(response.status)] ?? operation.responses?.default) as
+    | (OpenAPIV3_1.ResponseObject & { $ref?: string })
+    | undefined;
+  if (!declared) return undefined;
+  const pointer = declared.$ref ?? `#/paths/${escape(route.template)}/${lower}/responses/${response.status}`;
+  const object = declared.$ref ? spec.components!.responses![declared.$ref.split('/').at(-1)!]! : declared;
+  return (object as OpenAPIV3_1.ResponseObject).content?.[contentType] ? `${pointer}/content/${escape(contentType)}/schema` : undefined;
+}
+
+/** JSON Pointer of the schema the contract declares for a request body of this content type, if any. */
+export function declaredRequestSchema(method: string, url: string, contentType: string): string | undefined {
+  const { route, operation, lower } = findOperation(method, url);
+  const body = operation?.requestBody as (OpenAPIV3_1.RequestBodyObject & { $ref?: string }) | undefined;
+  const mediaType = contentType.split(';')[0]!.trim();
+  if (!route || !body || body.$ref || !body.content[mediaType]) return undefined;
+  return `#/paths/${escape(route.template)}/${lower}/requestBody/content/${escape(mediaType)}/schema`;
+}
+
+/** Returns the list of ways the response breaks the contract (empty when it conforms). */
+export function contractViolations(method: string, url: string, response: ReceivedResponse): string[] {
+  const { route, operation, lower } = findOperation(method, url);
+  if (lower === 'head' || lower === 'options') return [];
 
   if (!route || !operation) {
     const expected = route ? 405 : 404;
