@@ -78,7 +78,8 @@ export function contractViolations(method: string, url: string, response: Receiv
   if (lower === 'head' || lower === 'options') return [];
 
   if (!route || !operation) {
-    const expected = route ? 405 : 404;
+    // A URL or headers too long are refused before routing, on any path.
+    const expected = [414, 431].includes(response.status) ? response.status : route ? 405 : 404;
     const problems = checkBody('openapi#/components/schemas/Problem', 'application/problem+json', response);
     if (response.status !== expected) problems.unshift(`expected ${expected} outside the contract, got ${response.status}`);
     if (expected === 405 && !response.headers.get('allow')) problems.push('405 without an Allow header');

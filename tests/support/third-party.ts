@@ -52,8 +52,9 @@ export async function thirdPartyViolations(method: string, url: string, request:
     if (errors.length) problems.push(`third-party validator: body does not match ${responseSchema}: ${errors.join('; ')}`);
   }
   const requestSchema = request.contentType ? declaredRequestSchema(method, url, request.contentType) : undefined;
-  if (requestSchema && typeof request.body === 'string' && response.status < 400) {
-    const body = parseJson(request.body);
+  const text = request.body instanceof Uint8Array ? new TextDecoder().decode(request.body) : request.body;
+  if (requestSchema && text !== undefined && response.status < 400) {
+    const body = parseJson(text);
     const errors = body.parsed ? await thirdPartyErrors(requestSchema, body.value) : ['not JSON'];
     if (errors.length) {
       problems.push(`the server accepted a request body the contract rejects (${requestSchema}, third-party validator): ${errors.join('; ')}`);
@@ -62,9 +63,10 @@ export async function thirdPartyViolations(method: string, url: string, request:
   return problems;
 }
 
+/** JSON text as RFC 8259 lets a parser read it: a leading byte order mark may be ignored. */
 function parseJson(text: string): { parsed: true; value: unknown } | { parsed: false } {
   try {
-    return { parsed: true, value: JSON.parse(text) };
+    return { parsed: true, value: JSON.parse(text.replace(/^\uFEFF/, '')) };
   } catch {
     return { parsed: false };
   }
