@@ -21,6 +21,7 @@ const service = useTestService({
   JWT_AUDIENCE: AUDIENCE,
   MAX_URL_LENGTH: String(MAX_URL_LENGTH),
   BODY_LIMIT: String(BODY_LIMIT),
+  MESSAGES_BODY_LIMIT: String(BODY_LIMIT), // one limit for every operation with a body
 });
 const serviceToken = () => hsToken({ sub: 'statuses', role: 'service_role' });
 
