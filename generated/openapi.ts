@@ -905,11 +905,12 @@ export interface components {
             };
         };
         /**
-         * @description The request headers exceed 16 KiB in all. Refused while the request is read, before it has an
-         *     id: `instance` and `request_id` are empty and no `X-Request-Id` is sent.
+         * @description The request headers exceed 16 KiB in all (refused while the request is read, before
+         *     routing). `instance` is empty when the request line itself could not be read.
          */
         RequestHeaderFieldsTooLarge: {
             headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
                 [name: string]: unknown;
             };
             content: {

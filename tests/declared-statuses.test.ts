@@ -65,12 +65,14 @@ describe('every operation declares every status it can answer', () => {
     const response = await service.api.request(operation.method, `${url}?padding=${padding}`);
     expect(response.status).toBe(414);
     expect(response.body.type).toBe('/problems/uri-too-long');
+    expect(response.headers.get('x-request-id')).toBe(response.body.request_id);
   });
 
   it.each(named)('%s: request headers over 16 KiB are its declared 431', async (_name, operation) => {
     const response = await service.api.request(operation.method, urlOf(operation), { headers: { 'X-Padding': 'p'.repeat(17_000) } });
     expect(response.status).toBe(431);
     expect(response.body.type).toBe('/problems/request-header-fields-too-large');
+    expect(response.headers.get('x-request-id')).toBe(response.body.request_id);
   });
 
   it.each(secured)('%s: no token is its declared 401', async (_name, operation) => {
