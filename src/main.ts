@@ -6,10 +6,11 @@ import { createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
-import { createDatabasePool } from './db/pool.ts';
+import { databaseTarget } from './db/connection.ts';
+import { createDatabasePool, sessionTimeouts } from './db/pool.ts';
 import { createRetry } from './db/retry.ts';
 import { loadSecret } from './db/secrets.ts';
-import { waitForDatabase } from './db/wait.ts';
+import { type ReachedDatabase, waitForDatabase } from './db/wait.ts';
 import { clientErrorAnswerer } from './http/client-errors.ts';
 import { createLogger, logFormat } from './http/logging.ts';
 import { createMetrics } from './http/metrics.ts';
@@ -34,14 +35,18 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     databaseUrl = embedded.url;
   }
   try {
-    await waitForDatabase(databaseUrl, {
-      timeoutMs: config.DB_STARTUP_TIMEOUT_MS,
-      onRetry: (error, delayMs) =>
-        logger.warn({ err: { message: (error as Error).message }, retry_in_ms: Math.round(delayMs) }, 'waiting for the database'),
-    });
-    const applied = await migrate(databaseUrl, (message) => logger.warn({ component: 'migrate' }, message));
+    const onRetry = (error: unknown, delayMs: number) =>
+      logger.warn({ err: { message: (error as Error).message }, retry_in_ms: Math.round(delayMs) }, 'waiting for the database');
+    const timeoutMs = config.DB_STARTUP_TIMEOUT_MS;
+    const reached = await waitForDatabase(databaseTarget(databaseUrl), { timeoutMs, timeouts: sessionTimeouts(config), onRetry });
+    if (!reached.startupTimeouts) warnAboutPoolerTimeouts(logger, reached, config);
+    // Migrations over MIGRATION_DATABASE_URL when set: a direct connection beside a pooler.
+    const migrationTarget = config.MIGRATION_DATABASE_URL
+      ? (await waitForDatabase(databaseTarget(config.MIGRATION_DATABASE_URL, { name: 'MIGRATION_DATABASE_URL' }), { timeoutMs, onRetry })).target
+      : reached.target;
+    const applied = await migrate(migrationTarget, (message) => logger.warn({ component: 'migrate' }, message));
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-    const pool = await createDatabasePool(databaseUrl, config);
+    const pool = await createDatabasePool(reached, config);
     const cursorSecret = config.CURSOR_SECRET ? Buffer.from(config.CURSOR_SECRET) : await loadSecret(pool, 'cursor');
     const metrics = createMetrics();
     let draining = false;
@@ -69,6 +74,23 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   } catch (error) {
     await embedded?.stop();
     throw error;
+  }
+}
+
+/**
+ * Behind a pooler in transaction mode the timeouts cannot travel as startup parameters: the
+ * role's own settings bound the statements then. Say so once, and say how when they do not.
+ */
+function warnAboutPoolerTimeouts(logger: Logger, { statementTimeoutMs }: ReachedDatabase, config: Config): void {
+  const details = { statement_timeout_ms: statementTimeoutMs, DB_STATEMENT_TIMEOUT_MS: config.DB_STATEMENT_TIMEOUT_MS };
+  if (statementTimeoutMs > 0) {
+    logger.info(details, "the database (a pooler?) takes no startup parameters: statements run with the role's statement_timeout");
+  } else {
+    logger.warn(
+      details,
+      'the database (a pooler?) takes no startup parameters and the role sets no statement_timeout: statements are unbounded. ' +
+        "Set one for the role: ALTER ROLE <role> SET statement_timeout = '5s'",
+    );
   }
 }
 

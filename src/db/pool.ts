@@ -1,5 +1,7 @@
 import { createPool, createTypeParserPreset, SchemaValidationError, type DatabasePool, type Interceptor } from 'slonik';
 import type { Config } from '../config.ts';
+import { databaseTarget } from './connection.ts';
+import type { ReachedDatabase, SessionTimeouts } from './wait.ts';
 
 /**
  * `sql.type(schema)` only types a query's rows; this interceptor makes Slonik validate (and
@@ -41,13 +43,34 @@ const typeParsers = [
 /** Our connections name themselves, so they can be told apart in pg_stat_activity. */
 export const APPLICATION_NAME = 'chat-sessions-api';
 
-export function createDatabasePool(databaseUrl: string, config: Config): Promise<DatabasePool> {
-  const url = new URL(databaseUrl);
+/** What our connections ask for when they open (a pooler may refuse: see src/db/wait.ts). */
+export function sessionTimeouts(config: Config): SessionTimeouts {
+  return { statement_timeout: config.DB_STATEMENT_TIMEOUT_MS, idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS };
+}
+
+// A transaction left open (a bug, a stuck client) must not hold its locks for long.
+const IDLE_IN_TRANSACTION_MS = 60_000;
+
+/**
+ * The pool, connected the way `waitForDatabase` reached the database: its TLS options (never
+ * Slonik's reading of the URL, which knows no verify-ca or verify-full and drops sslrootcert), and
+ * the timeouts as startup parameters only where the server takes them. Behind a pooler in
+ * transaction mode, statements are bounded by the role's own settings instead
+ * (`ALTER ROLE … SET statement_timeout`: applied by PostgreSQL to every server connection the
+ * pooler opens, at no cost per statement).
+ */
+export function createDatabasePool(database: string | ReachedDatabase, config: Config): Promise<DatabasePool> {
+  const { target, startupTimeouts } =
+    typeof database === 'string' ? { target: databaseTarget(database), startupTimeouts: true } : database;
+  const url = new URL(target.url);
   if (!url.searchParams.has('application_name')) url.searchParams.set('application_name', APPLICATION_NAME);
+  const timeouts = sessionTimeouts(config);
   return createPool(url.toString(), {
+    ...(target.ssl && { ssl: target.ssl }),
+    statementTimeout: startupTimeouts ? timeouts.statement_timeout : 'DISABLE_TIMEOUT',
+    idleInTransactionSessionTimeout: startupTimeouts ? timeouts.idle_in_transaction_session_timeout : 'DISABLE_TIMEOUT',
     maxPoolSize: config.DB_POOL_SIZE,
     connectionTimeout: config.DB_CONNECTION_TIMEOUT_MS,
-    statementTimeout: config.DB_STATEMENT_TIMEOUT_MS,
     idleTimeout: 30_000,
     // Retries are ours (src/db/retry.ts): Slonik's happen at once, with no backoff, and cannot
     // tell a read from a write.
