@@ -6,7 +6,7 @@ export REDOCLY_TELEMETRY := off
 
 INSTALLED := node_modules/.installed
 
-.PHONY: token install run test generate check-generated lint typecheck migrate build clean bench-dispatch bench docs contract-lint browser contract-diff fuzz
+.PHONY: token install run test generate check-generated lint typecheck migrate build clean bench-dispatch bench docs contract-lint browser pooler contract-diff fuzz
 
 $(INSTALLED): package.json package-lock.json
 	PATH="$(SYSTEM_PATH)" npm ci --no-audit --no-fund
@@ -19,7 +19,7 @@ install: $(INSTALLED)
 run: dist/.built
 	node dist/src/start.js
 
-test: $(INSTALLED) check-generated typecheck browser
+test: $(INSTALLED) check-generated typecheck browser pooler
 	mkdir -p test-output
 	vitest run --reporter=default --reporter=json --outputFile.json=test-output/vitest.json
 
@@ -50,6 +50,10 @@ contract-lint: $(INSTALLED)
 # Debian's Chromium for tests/docs-browser.test.ts, installed where missing (never downloaded by npm).
 browser:
 	@bash scripts/ensure-chromium.sh
+
+# Debian's PgBouncer for tests/managed-postgres-pooler.test.ts, installed where missing and apt can.
+pooler:
+	@bash scripts/ensure-pgbouncer.sh
 
 # Breaking changes of openapi.yaml against the last release tag, or main's merge-base (see
 # scripts/contract-diff.sh; CONTRACT_BASE=<ref> to choose). Optic lives in tools/contract-diff,
