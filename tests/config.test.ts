@@ -30,6 +30,9 @@ describe('configuration from the environment', () => {
     ['LOG_LEVEL', 'loud'],
     ['BODY_LIMIT', '1.5'],
     ['DATABASE_URL', 'mysql://localhost/db'],
+    ['DATABASE_URL', 'postgres://localhost/db?sslmode=verify'],
+    ['MIGRATION_DATABASE_URL', 'mysql://localhost/db'],
+    ['MIGRATION_DATABASE_URL', 'postgres://localhost/db?sslmode=strict'],
     ['SHUTDOWN_TIMEOUT_MS', 'soon'],
     ['MESSAGES_BODY_LIMIT', '4MiB'],
     ['MESSAGES_BODY_LIMIT', '100'],
@@ -52,6 +55,15 @@ describe('configuration from the environment', () => {
       'https://a.example',
       'https://b.example',
     ]);
+  });
+
+  it('takes every libpq sslmode, and MIGRATION_DATABASE_URL beside DATABASE_URL', () => {
+    for (const mode of ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']) {
+      expect(loadConfig({ DATABASE_URL: `postgres://db.example/app?sslmode=${mode}` }).DATABASE_URL).toContain(mode);
+    }
+    const config = loadConfig({ DATABASE_URL: 'postgres://pooler.example:6543/app', MIGRATION_DATABASE_URL: 'postgres://db.example:5432/app' });
+    expect(config.MIGRATION_DATABASE_URL).toBe('postgres://db.example:5432/app');
+    expect(loadConfig({}).MIGRATION_DATABASE_URL).toBeUndefined();
   });
 
   it('treats an empty variable as unset', () => {
