@@ -2,7 +2,8 @@
  * The floor: the least a server can do to answer the benchmark's requests. Bare node:http and a
  * `pg` Pool of the same size as the service's (20), issuing for each request the very SQL
  * statement the service issues (src/sessions/service.ts: same columns, ORDER BY, keyset
- * condition, LIMIT), with no validation, no middleware, no logging. Same routes and response
+ * condition, LIMIT; src/messages/service.ts: the append CTE, the list page, the /append UPDATE,
+ * in bench/lib/message-sql.ts), with no validation, no middleware, no logging. Same routes and response
  * shapes as the service, so the same load runs against both. Its cursors are the bare keyset
  * position (created_at, id), unsigned.
  *
@@ -18,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
 import { floorCursor, parseFloorCursor } from './lib/floor-cursor.ts';
+import { appendStatement, appendTextStatement, listStatement, type MessageCreate } from './lib/message-sql.ts';
 
 const BASE = '/api/v1';
 const databaseUrl = process.env.DATABASE_URL;
@@ -55,7 +57,7 @@ const pool: Queryable =
     : (pgPool as Queryable);
 
 // The statements of src/sessions/service.ts, as Slonik sends them (its fragments become $n).
-const COLUMNS = 'id, user_id, title, status, is_active, metadata, created_at, updated_at, version';
+const COLUMNS = 'id, user_id, title, status, is_active, metadata, message_count, last_message_at, created_at, updated_at, version';
 // `AND TRUE`: where the service puts its owner check (AUTH_MODE=none) and its If-Match check.
 const GET = `SELECT ${COLUMNS} FROM chat_sessions WHERE id = $1 AND TRUE`;
 const LIST_FIRST = `
@@ -77,13 +79,16 @@ type Row = {
   status: string;
   is_active: boolean;
   metadata: Record<string, unknown>;
+  message_count: number;
+  last_message_at: Date | null;
   created_at: Date;
   updated_at: Date;
   version: number;
 };
 
-const session = ({ version: _version, created_at, updated_at, ...rest }: Row) => ({
+const session = ({ version: _version, last_message_at, created_at, updated_at, ...rest }: Row) => ({
   ...rest,
+  last_message_at: last_message_at?.toISOString() ?? null,
   created_at: created_at.toISOString(),
   updated_at: updated_at.toISOString(),
 });
@@ -172,6 +177,55 @@ async function update(res: ServerResponse, id: string, body: Record<string, unkn
   reply(res, 200, session(row), { ETag: `"${row.version}"` });
 }
 
+type MessageRow = Record<string, unknown> & { version: number; created_at: Date; updated_at: Date };
+
+const message = ({ version: _version, message_count: _count, session_version: _sv, created_at, updated_at, ...rest }: MessageRow) => ({
+  ...rest,
+  created_at: created_at.toISOString(),
+  updated_at: updated_at.toISOString(),
+});
+
+async function appendMessages(res: ServerResponse, sessionId: string, body: Record<string, unknown>): Promise<void> {
+  const { text, values } = appendStatement(sessionId, body.messages as MessageCreate[]);
+  const { rows } = await pool.query<MessageRow & { session_version: number }>(text, values);
+  if (!rows.length) return reply(res, 404, { status: 404, title: 'Not Found' });
+  reply(res, 201, { items: rows.map(message) }, { ETag: `"${rows[0]!.session_version}"` });
+}
+
+async function listMessages(res: ServerResponse, sessionId: string, query: URLSearchParams): Promise<void> {
+  const limit = Number(query.get('limit') ?? 20);
+  const order = query.get('order') === 'asc' ? 'asc' : 'desc';
+  const { text, values } = listStatement(sessionId, limit, order);
+  const { rows } = await pool.query<MessageRow>(text, values);
+  if (!rows.length) return reply(res, 404, { status: 404, title: 'Not Found' });
+  reply(res, 200, { items: rows.slice(0, limit).map(message), limit, order, has_more: rows.length > limit });
+}
+
+async function appendText(res: ServerResponse, sessionId: string, messageId: string, body: Record<string, unknown>): Promise<void> {
+  const { text, values } = appendTextStatement(sessionId, messageId, body.text as string);
+  const { rows } = await pool.query<{ id: string; seq: number; status: string; updated_at: Date; version: number }>(text, values);
+  const row = rows[0];
+  if (!row) return reply(res, 409, { status: 409, title: 'Conflict' });
+  reply(res, 200, { id: row.id, seq: row.seq, status: row.status, updated_at: row.updated_at.toISOString() }, { ETag: `"${row.version}"` });
+}
+
+/** /sessions/{id}/messages and /sessions/{id}/messages/{message_id}/append. */
+async function messageRoute(req: IncomingMessage, res: ServerResponse, rest: string, query: string): Promise<boolean> {
+  const [sessionId, collection, messageId, action] = rest.split('/');
+  if (collection !== 'messages' || !sessionId) return false;
+  if (messageId === undefined) {
+    if (req.method === 'GET') await listMessages(res, sessionId, new URLSearchParams(query));
+    else if (req.method === 'POST') await appendMessages(res, sessionId, await readJson(req));
+    else return false;
+    return true;
+  }
+  if (action === 'append' && req.method === 'POST') {
+    await appendText(res, sessionId, messageId, await readJson(req));
+    return true;
+  }
+  return false;
+}
+
 const BURN_MS = Number(process.env.FLOOR_BURN_US ?? 0) / 1000;
 
 async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -182,6 +236,10 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const method = req.method;
   if (path.startsWith(`${BASE}/sessions/`)) {
     const id = path.slice(BASE.length + 10);
+    if (id.includes('/')) {
+      if (await messageRoute(req, res, id, q === -1 ? '' : url.slice(q + 1))) return;
+      return reply(res, 404, { status: 404, title: 'Not Found' });
+    }
     if (method === 'GET') return get(res, id);
     if (method === 'PATCH') return update(res, id, await readJson(req));
   } else if (path === `${BASE}/sessions`) {

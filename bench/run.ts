@@ -8,7 +8,10 @@
  *   BENCH_ROWS          sessions to seed (100000)            BENCH_USERS        users (1000)
  *   BENCH_SECONDS       measured seconds per run (5)         BENCH_WARMUP       warm-up seconds per run (1)
  *   BENCH_ROUNDS        interleaved rounds per scenario (3)  BENCH_CONNECTIONS  autocannon connections (16)
- *   BENCH_SCENARIOS     comma-separated subset of get,list,list-deep,create,patch,mix
+ *   BENCH_SCENARIOS     comma-separated subset of get,list,list-deep,create,patch,mix,
+ *                       append-1k,list-latest-10k,list-latest-100,stream-delta
+ *   BENCH_MESSAGES      messages to seed for the message scenarios (1000000; 0 skips those scenarios)
+ *   BENCH_MESSAGE_SESSIONS  sessions holding them (10000), one of them 10,000 and one 100
  *   BENCH_STARTUPS      start-up samples per server (5)
  *   BENCH_LADDER=0      skip the ladder (get on the stack built up one layer at a time: bench/ladder.ts)
  *   BENCH_SCALE=1       instead: list scenarios at BENCH_ROWS and at BENCH_SCALE_ROWS (1000000)
@@ -18,7 +21,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { config, describeMachine, gitDescription, interleave, log, prepareDatabase, RESULTS, restarts, startFloor, startOurs, warmUp } from './lib/common.ts';
-import { checkSqlParity, deepQueries, loadFixtures } from './lib/fixtures.ts';
+import { checkSqlParity, deepQueries, loadFixtures, loadMessageFixtures } from './lib/fixtures.ts';
+import { measureRewrites } from './lib/rewrites.ts';
 import { type Fixtures, SCENARIOS } from './lib/load.ts';
 import { type Cluster, startCluster } from './lib/postgres.ts';
 import {
@@ -28,6 +32,7 @@ import {
   type Results,
   ratio,
   ratiosOf,
+  compareMessages,
   readJson,
   renderMarkdown,
   renderScale,
@@ -57,9 +62,13 @@ async function startupSamples(url: string): Promise<{ ours: number[]; floor: num
 }
 
 async function benchmark(cluster: Cluster): Promise<void> {
-  const scenarios = SCENARIOS.map((s) => s.name).filter((name) => !only || only.includes(name));
-  const { url, seed: seeded } = await prepareDatabase(cluster, 'chat_sessions_bench', config.rows);
+  const selected = SCENARIOS.filter((s) => (!only || only.includes(s.name)) && (!s.messages || config.messages > 0));
+  const scenarios = selected.filter((s) => !s.messages).map((s) => s.name);
+  const messageScenarios = selected.filter((s) => s.messages).map((s) => s.name);
+  const { url, seed: seeded } = await prepareDatabase(cluster, 'chat_sessions_bench', config.rows, messageScenarios.length ? config.messages : 0);
   const base = await loadFixtures(url, config.users);
+  const messages = messageScenarios.length ? await loadMessageFixtures(url, log) : undefined;
+  if (messages) onCleanup(messages.close);
 
   log(`start-up: ${config.startups} × (spawn → first 200 on /api/v1/health), database up…`);
   const startup = await startupSamples(url);
@@ -69,7 +78,12 @@ async function benchmark(cluster: Cluster): Promise<void> {
   const floor = (await startFloor(FLOOR, url)).server;
   log(`ours pid ${ours.pid} on ${ours.url}; floor pid ${floor.pid} on ${floor.url}; PostgreSQL postmaster pid ${cluster.postmasterPid ?? 'n/a'}`);
 
-  const fixtures: Fixtures = { ...base, deepQueries: await deepQueries(ours, floor) };
+  const fixtures: Fixtures = {
+    ...base,
+    deepQueries: await deepQueries(ours, floor),
+    ...(messages ? { messages: messages.messages, beforeRun: async (scenario) => { if (scenario === 'stream-delta') await messages.refill(); } } : {}),
+  };
+  await fixtures.beforeRun?.('stream-delta'); // the parity check streams into one of them
   log(`walked 50 pages deep for ${fixtures.deepQueries[OURS]!.length} heavy users; page 51 is the same on both servers`);
   const parity = await checkSqlParity(cluster, ours, floor, fixtures);
   if (parity.checked) {
@@ -80,11 +94,20 @@ async function benchmark(cluster: Cluster): Promise<void> {
   log('warm-up: 3 s of the mix on each server');
   await warmUp([ours, floor], fixtures, cluster.postmasterPid);
   const runs = await interleave(scenarios, [ours, floor], fixtures, cluster.postmasterPid, () => url);
+  if (messageScenarios.length) {
+    log('warm-up: 1 s of each message scenario on each server');
+    await warmUp([ours, floor], fixtures, cluster.postmasterPid, messageScenarios, 1);
+  }
+  if (messageScenarios.length) runs.push(...(await interleave(messageScenarios, [ours, floor], fixtures, cluster.postmasterPid, () => url, true)));
+  const rewrites = messages ? await measureRewrites(url, messages.messages.appendSessions) : [];
+  for (const w of rewrites) {
+    log(`${w.what}: ${w.wal_bytes_per_statement} WAL bytes (${w.fpi_bytes_per_statement ?? 'n/a'} of full-page images), TOAST +${w.toast_bytes_per_statement} B, HOT ${w.hot_share ?? 'n/a'} per statement`);
+  }
 
   const ladder = process.env.BENCH_LADDER === '0' ? undefined : await climbLadder(url, [ours, floor], fixtures, cluster.postmasterPid);
 
   const summary = summarise(runs);
-  const ratios = ratiosOf(summary, OURS, FLOOR);
+  const ratios = ratiosOf(runs, summary, OURS, FLOOR);
   const deep_vs_first: Record<string, number | null> = {};
   for (const server of [OURS, FLOOR]) deep_vs_first[server] = ratio(summary['list-deep']?.[server]?.p50_ms, summary['list']?.[server]?.p50_ms);
   const peak = (server: string) => Math.max(...runs.filter((run) => run.server === server).map((run) => run.peak_rss_mb));
@@ -92,7 +115,7 @@ async function benchmark(cluster: Cluster): Promise<void> {
     date: new Date().toISOString(),
     machine: describeMachine(cluster),
     git: gitDescription(),
-    config: { ...config, scenarios: scenarios.join(',') },
+    config: { ...config, scenarios: [...scenarios, ...messageScenarios].join(',') },
     seed: seeded,
     startup_ms: { ...startup, ours_median: median(startup.ours), floor_median: median(startup.floor) },
     parity,
@@ -103,6 +126,7 @@ async function benchmark(cluster: Cluster): Promise<void> {
     peak_rss_mb: { [OURS]: peak(OURS), [FLOOR]: peak(FLOOR) },
     restarts,
     ...(ladder ? { ladder } : {}),
+    ...(messageScenarios.length ? { messages: compareMessages(runs, rewrites) } : {}),
   };
   const results: Results = { ...partial, targets: targetsOf(partial) };
   mkdirSync(RESULTS, { recursive: true });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type Fixtures, type Measurement, measure, SCENARIOS, type ScenarioName } from './load.ts';
 import { type Cluster, freePort, withClient } from './postgres.ts';
 import { machine } from './procfs.ts';
-import { seed } from './seed.ts';
+import { seed, seedMessages } from './seed.ts';
 import { ROOT, type Server, startServer } from './servers.ts';
 
 const env = (name: string, fallback: number) => {
@@ -29,6 +29,9 @@ export const config = {
   startups: env('BENCH_STARTUPS', 5),
   pool_size: 20,
   scale_rows: env('BENCH_SCALE_ROWS', 1_000_000),
+  /** Messages seeded over message_sessions sessions for the message scenarios (0: none, and no message scenarios). */
+  messages: env('BENCH_MESSAGES', 1_000_000),
+  message_sessions: env('BENCH_MESSAGE_SESSIONS', 10_000),
 };
 
 export const RESULTS = join(ROOT, 'bench', 'results');
@@ -89,26 +92,32 @@ async function measureOrRestart(scenario: ScenarioName, servers: Server[], index
   }
 }
 
-export async function prepareDatabase(cluster: Cluster, name: string, rows: number): Promise<{ url: string; seed: Record<string, number> }> {
+export async function prepareDatabase(cluster: Cluster, name: string, rows: number, messages = 0): Promise<{ url: string; seed: Record<string, number> }> {
   const url = await cluster.createDatabase(name);
   log(`seeding ${rows.toLocaleString('en')} sessions over ${config.users.toLocaleString('en')} users into ${name}…`);
   const seeded = await seed(url, rows, config.users, (line) => log(line));
-  log(`  seeded in ${(seeded.ms / 1000).toFixed(1)} s: table ${(seeded.tableBytes / 2 ** 20).toFixed(0)} MB, indexes ${(seeded.indexBytes / 2 ** 20).toFixed(0)} MB`);
-  return {
-    url,
-    seed: {
-      rows,
-      users: config.users,
-      ms: seeded.ms,
-      table_mb: Math.round(seeded.tableBytes / 2 ** 20),
-      index_mb: Math.round(seeded.indexBytes / 2 ** 20),
-    },
-  };
+  const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+  log(`  seeded in ${(seeded.ms / 1000).toFixed(1)} s: table ${mb(seeded.tableBytes)} MB, indexes ${mb(seeded.indexBytes)} MB`);
+  const result: Record<string, number> = { rows, users: config.users, ms: seeded.ms, table_mb: mb(seeded.tableBytes), index_mb: mb(seeded.indexBytes) };
+  if (messages > 0) {
+    log(`seeding ${messages.toLocaleString('en')} messages over ${config.message_sessions.toLocaleString('en')} sessions…`);
+    const m = await seedMessages(url, messages, config.message_sessions, (line) => log(line));
+    log(`  seeded in ${(m.ms / 1000).toFixed(1)} s: table ${mb(m.tableBytes)} MB, TOAST ${mb(m.toastBytes)} MB, indexes ${mb(m.indexBytes)} MB`);
+    Object.assign(result, {
+      messages,
+      message_sessions: config.message_sessions,
+      messages_ms: m.ms,
+      messages_table_mb: mb(m.tableBytes),
+      messages_toast_mb: mb(m.toastBytes),
+      messages_index_mb: mb(m.indexBytes),
+    });
+  }
+  return { url, seed: result };
 }
 
 /** Dead rows of a write run would slow the next run (autovacuum is off for the table: see seed.ts). */
 export async function vacuum(url: string): Promise<void> {
-  await withClient(url, (client) => client.query('VACUUM chat_sessions')).catch((error: unknown) =>
+  await withClient(url, (client) => client.query('VACUUM chat_sessions, chat_messages')).catch((error: unknown) =>
     log(`warning: VACUUM failed, the next run may see dead rows: ${(error as Error).message}`),
   );
 }
@@ -127,39 +136,48 @@ export function gitDescription(): string {
   }
 }
 
-/** Runs every scenario against every server, round by round, alternating who goes first. */
+/**
+ * Runs every scenario against every server, round by round, alternating who goes first; all the
+ * rounds of one scenario before the next, or (`byRound`) every scenario in each round (in reverse
+ * order every other round, so that neither of two compared scenarios always goes first).
+ */
 export async function interleave(
   scenarios: ScenarioName[],
   servers: Server[],
   fixtures: Fixtures,
   postmasterPid: number | undefined,
   urlOf: (server: Server) => string,
+  byRound = false,
 ): Promise<Measurement[]> {
   const runs: Measurement[] = [];
-  for (const scenario of scenarios) {
+  const rounds = Array.from({ length: config.rounds }, (_, round) => round);
+  const plan = byRound
+    ? rounds.flatMap((round) => (round % 2 === 0 ? scenarios : [...scenarios].reverse()).map((scenario) => ({ scenario, round })))
+    : scenarios.flatMap((scenario) => rounds.map((round) => ({ scenario, round })));
+  for (const { scenario, round } of plan) {
     const writes = SCENARIOS.find((s) => s.name === scenario)!.writes;
-    for (let round = 0; round < config.rounds; round++) {
-      const order = round % 2 === 0 ? servers.map((_, i) => i) : servers.map((_, i) => servers.length - 1 - i);
-      for (const index of order) {
-        const run = await measureOrRestart(scenario, servers, index, fixtures, round, postmasterPid);
-        const server = servers[index]!;
-        runs.push(run);
-        log(
-          `${scenario.padEnd(9)} ${server.name.padEnd(11)} round ${round + 1}: ${String(run.rps).padStart(6)} req/s  p50 ${run.p50_ms.toFixed(2)} ms  p99 ${run.p99_ms.toFixed(2)} ms  ` +
-            `CPU ${run.server_cpu_ms_per_req.toFixed(3)} ms/req  PG ${run.pg_cpu_ms_per_req?.toFixed(3) ?? 'n/a'} ms/req  RSS ${run.peak_rss_mb} MB` +
-            (run.non2xx || run.errors ? `  non-2xx ${run.non2xx} errors ${run.errors}` : ''),
-        );
-        if (writes) await vacuum(urlOf(server));
-      }
+    const order = round % 2 === 0 ? servers.map((_, i) => i) : servers.map((_, i) => servers.length - 1 - i);
+    for (const index of order) {
+      const run = await measureOrRestart(scenario, servers, index, fixtures, round, postmasterPid);
+      const server = servers[index]!;
+      runs.push(run);
+      log(
+        `${scenario.padEnd(15)} ${server.name.padEnd(11)} round ${round + 1}: ${String(run.rps).padStart(6)} req/s  p50 ${run.p50_ms.toFixed(2)} ms  p99 ${run.p99_ms.toFixed(2)} ms  ` +
+          `CPU ${run.server_cpu_ms_per_req.toFixed(3)} ms/req  PG ${run.pg_cpu_ms_per_req?.toFixed(3) ?? 'n/a'} ms/req  RSS ${run.peak_rss_mb} MB` +
+          (run.non2xx || run.errors ? `  non-2xx ${run.non2xx} errors ${run.errors}` : ''),
+      );
+      if (writes) await vacuum(urlOf(server));
     }
   }
   return runs;
 }
 
-export async function warmUp(servers: Server[], fixtures: Fixtures, postmasterPid: number | undefined): Promise<void> {
+export async function warmUp(servers: Server[], fixtures: Fixtures, postmasterPid: number | undefined, scenarios: ScenarioName[] = ['mix'], seconds = 3): Promise<void> {
   // The first seconds of a Node process run unoptimised code: let both servers reach steady state.
   for (const server of servers) {
-    await measure('mix', server, fixtures, -1, { connections: config.connections, seconds: 3, warmupSeconds: 0, postmasterPid });
+    for (const scenario of scenarios) {
+      await measure(scenario, server, fixtures, -1, { connections: config.connections, seconds, warmupSeconds: 0, postmasterPid });
+    }
   }
 }
 

@@ -2,11 +2,13 @@
  * What the load is made of (ids, users, deep cursors), and the check that the floor really
  * issues the service's SQL.
  */
+import pg from 'pg';
 import { floorCursor } from './floor-cursor.ts';
-import type { Fixtures, ScenarioName } from './load.ts';
+import { type Fixtures, type MessageFixtures, type ScenarioName } from './load.ts';
+import { appendStatement } from './message-sql.ts';
 import type { Cluster } from './postgres.ts';
 import { withClient } from './postgres.ts';
-import { POWER_USERS, userId } from './seed.ts';
+import { LIST_LONG, LIST_SHORT, POWER_USERS, userId } from './seed.ts';
 import type { Server } from './servers.ts';
 
 export const DEEP_PAGES = 50;
@@ -17,6 +19,58 @@ export async function loadFixtures(url: string, users: number): Promise<Pick<Fix
     return rows.map((row) => row.id);
   });
   return { ids, users: Array.from({ length: users }, (_, index) => userId(index)) };
+}
+
+/** Sessions stream-delta streams into, and fresh in_progress messages per run (more than a fast run takes). */
+const STREAM_SESSIONS = 40;
+const STREAMS_PER_RUN = 4_000;
+
+/**
+ * The seeded message sessions, and a pool of fresh in_progress messages for stream-delta, made
+ * again before each of its runs (with the service's own append statement, outside the measured
+ * window): every delta streams into a message that has had fewer than 20 before it.
+ */
+export async function loadMessageFixtures(url: string, log: (line: string) => void): Promise<{ messages: MessageFixtures; refill: () => Promise<void>; close: () => Promise<void> }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const tagged = async (tag: string) =>
+    (await client.query<{ id: string }>(`SELECT id FROM chat_sessions WHERE metadata->>'bench' = $1`, [tag])).rows[0]?.id;
+  const long = await tagged(LIST_LONG);
+  const short = await tagged(LIST_SHORT);
+  if (!long || !short) throw new Error('the list sessions are missing: were the messages seeded?');
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT id FROM chat_sessions WHERE message_count > 0 AND NOT metadata ? 'bench' ORDER BY random()`,
+  );
+  const appendSessions = rows.map((row) => row.id);
+  const streamSessions = appendSessions.slice(0, STREAM_SESSIONS);
+  let streams: Array<{ session: string; message: string }> = [];
+  let next = 0;
+  let reused = 0;
+  const messages: MessageFixtures = {
+    appendSessions,
+    long,
+    short,
+    nextStream() {
+      if (next >= streams.length) reused++;
+      return streams[next++ % streams.length]!;
+    },
+  };
+  const perSession = Math.ceil(STREAMS_PER_RUN / STREAM_SESSIONS);
+  const refill = async () => {
+    if (reused) log(`warning: stream-delta ran out of fresh messages (${reused} streams reused one): raise STREAMS_PER_RUN`);
+    streams = [];
+    next = 0;
+    reused = 0;
+    for (const session of streamSessions) {
+      const batch = Array.from({ length: perSession }, () => ({ role: 'assistant', content: [], status: 'in_progress', model: 'gpt-4o' }));
+      const { text, values } = appendStatement(session, batch);
+      const { rows: created } = await client.query<{ id: string }>(text, values);
+      for (const row of created) streams.push({ session, message: row.id });
+    }
+    // Interleave the sessions, so that concurrent connections stream into different sessions' pages.
+    streams.sort(() => Math.random() - 0.5);
+  };
+  return { messages, refill, close: () => client.end() };
 }
 
 type Page = { items: Array<{ id: string; created_at: string }>; next_cursor: string | null };
@@ -93,6 +147,26 @@ export async function checkSqlParity(cluster: Cluster, ours: Server, floor: Serv
         }).then((r) => r.text()),
     },
   ];
+  const messages = fixtures.messages;
+  if (messages) {
+    const post = (url: string, body: unknown) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.text());
+    kinds.push(
+      {
+        scenario: 'append-1k',
+        send: (server) =>
+          post(`${server.url}/api/v1/sessions/${messages.appendSessions[0]}/messages`, { messages: [{ role: 'user', content: [{ type: 'text', text: 'SQL parity check' }] }] }),
+      },
+      { scenario: 'list-latest-10k', send: (server) => fetch(`${server.url}/api/v1/sessions/${messages.long}/messages?limit=50`).then((r) => r.text()) },
+      {
+        scenario: 'stream-delta',
+        send: (server) => {
+          const { session, message } = messages.nextStream();
+          return post(`${server.url}/api/v1/sessions/${session}/messages/${message}/append`, { text: 'SQL parity check' });
+        },
+      },
+    );
+  }
   const parity: Parity = { checked: true, scenarios: [], extra_statements: [] };
   const extra = new Set<string>();
   for (const kind of kinds) {

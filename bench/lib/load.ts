@@ -8,16 +8,39 @@ import autocannon from 'autocannon';
 import { clusterCpuSeconds, peakRssBytes, processCpuSeconds, resetPeakRss } from './procfs.ts';
 import type { Server } from './servers.ts';
 
-export type ScenarioName = 'get' | 'list' | 'list-deep' | 'create' | 'patch' | 'mix';
+export type ScenarioName =
+  | 'get' | 'list' | 'list-deep' | 'create' | 'patch' | 'mix'
+  | 'append-1k' | 'list-latest-10k' | 'list-latest-100' | 'stream-delta';
 
-export const SCENARIOS: Array<{ name: ScenarioName; title: string; writes: boolean }> = [
+/**
+ * `messages` scenarios run round by round (each round: every scenario, ours and the floor), so
+ * that ratios between them (10k vs 100, delta vs append) pair runs close in time.
+ */
+export const SCENARIOS: Array<{ name: ScenarioName; title: string; writes: boolean; messages?: true }> = [
   { name: 'get', title: 'GET /sessions/{id}', writes: false },
   { name: 'list', title: 'GET /sessions?user_id=…&limit=20 (first page)', writes: false },
   { name: 'list-deep', title: 'GET /sessions?user_id=…&limit=20&cursor=… (page 51)', writes: false },
   { name: 'create', title: 'POST /sessions', writes: true },
   { name: 'patch', title: 'PATCH /sessions/{id} (title + status)', writes: true },
   { name: 'mix', title: 'mix: 70% get, 10% list, 10% create, 10% patch', writes: true },
+  { name: 'append-1k', title: 'POST /sessions/{id}/messages (one user message of ~1 KB, random session)', writes: true, messages: true },
+  { name: 'list-latest-10k', title: 'GET /sessions/{id}/messages?limit=50 (newest 50 of 10,000)', writes: false, messages: true },
+  { name: 'list-latest-100', title: 'GET /sessions/{id}/messages?limit=50 (newest 50 of 100)', writes: false, messages: true },
+  { name: 'stream-delta', title: 'POST /sessions/{id}/messages/{message_id}/append (~50 B delta, 20 per in_progress message)', writes: true, messages: true },
 ];
+
+/** Deltas per streamed message in stream-delta: each connection streams 20 into one message, then takes the next. */
+export const DELTAS_PER_STREAM = 20;
+
+export type MessageFixtures = {
+  /** Sessions append-1k appends to (the seeded ones, without the two list sessions). */
+  appendSessions: string[];
+  /** The session holding 10,000 messages, and the one holding 100. */
+  long: string;
+  short: string;
+  /** The next fresh in_progress message to stream into (bench/lib/fixtures.ts refills them before each run). */
+  nextStream: () => { session: string; message: string };
+};
 
 /** What the requests are made of: existing ids, users, and each server's deep cursors. */
 export type Fixtures = {
@@ -25,7 +48,25 @@ export type Fixtures = {
   users: string[];
   /** Per server name: query strings `user_id=…&limit=20&cursor=…` of page 51 of heavy users. */
   deepQueries: Record<string, string[]>;
+  messages?: MessageFixtures;
+  /** Runs before each scenario's warm-up and measured run (fresh in_progress messages for stream-delta). */
+  beforeRun?: (scenario: ScenarioName) => Promise<void>;
 };
+
+const vocabulary = ('the a of to and in is for that with on as it be this you can are query index session message request latency budget ' +
+  'customer report invoice deploy rollback function variable migration schema token stream context window retry timeout should would ' +
+  'because however therefore first then finally step returns expects handles fails passes measured reduced improved explained').split(' ');
+
+/** `count` texts of about `bytes` bytes of words. */
+function texts(count: number, bytes: number): string[] {
+  return Array.from({ length: count }, () => {
+    let text = '';
+    while (text.length < bytes) text += `${vocabulary[Math.floor(Math.random() * vocabulary.length)]} `;
+    return text.slice(0, bytes);
+  });
+}
+const KILOBYTE_TEXTS = texts(200, 990); // with its JSON around it, the content is ~1 KB
+const DELTAS = texts(200, 50);
 
 type Request = { method: string; path: string; headers?: Record<string, string>; body?: string };
 type RequestSpec = { setupRequest: (request: Request) => Request };
@@ -66,7 +107,34 @@ function requestsFor(scenario: ScenarioName, fixtures: Fixtures, server: string)
       };
     },
   };
+  const messages = () => {
+    if (!fixtures.messages) throw new Error(`${scenario} needs the seeded messages`);
+    return fixtures.messages;
+  };
+  const listLatest = (session: string): RequestSpec => ({ setupRequest: (r) => ({ ...r, method: 'GET', path: `/api/v1/sessions/${session}/messages?limit=50` }) });
   switch (scenario) {
+    case 'append-1k': {
+      const { appendSessions } = messages();
+      const body = () => JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'text', text: any(KILOBYTE_TEXTS) }] }] });
+      return [{ setupRequest: (r) => ({ ...r, method: 'POST', path: `/api/v1/sessions/${any(appendSessions)}/messages`, headers: { 'content-type': 'application/json' }, body: body() }) }];
+    }
+    case 'list-latest-10k':
+      return [listLatest(messages().long)];
+    case 'list-latest-100':
+      return [listLatest(messages().short)];
+    case 'stream-delta': {
+      const { nextStream } = messages();
+      // autocannon gives each connection a context, reset when it starts the list over: the
+      // first delta of a cycle takes a fresh message, the next 19 stream into it.
+      type Context = { stream?: { session: string; message: string } };
+      return Array.from({ length: DELTAS_PER_STREAM }, (_, index) => ({
+        setupRequest: (r: Request, context: Context) => {
+          if (index === 0 || !context.stream) context.stream = nextStream();
+          const { session, message } = context.stream;
+          return { ...r, method: 'POST', path: `/api/v1/sessions/${session}/messages/${message}/append`, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: any(DELTAS) }) };
+        },
+      })) as unknown as RequestSpec[];
+    }
     case 'get':
       return [get];
     case 'list':
@@ -135,6 +203,7 @@ export async function measure(
   round: number,
   { connections, seconds, warmupSeconds, postmasterPid }: LoadOptions,
 ): Promise<Measurement> {
+  await fixtures.beforeRun?.(scenario);
   const requests = requestsFor(scenario, fixtures, server.name);
   if (warmupSeconds > 0) await fire(server, requests, connections, warmupSeconds);
 

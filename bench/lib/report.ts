@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type Measurement, SCENARIOS } from './load.ts';
 import type { Parity } from './fixtures.ts';
+import type { Rewrite } from './rewrites.ts';
 
 export const OURS = 'ours';
 export const FLOOR = 'floor';
@@ -41,7 +42,18 @@ export type Results = {
   restarts: Array<{ server: string; scenario: string; round: number; death: string }>;
   /** GET by id on the floor, the stack one layer at a time (bench/ladder.ts) and ours: medians. */
   ladder?: { rungs: Array<{ server: string; description: string }>; runs: Measurement[]; summary: Record<string, Figures> };
+  /** The message scenarios' own comparisons (issue 12), paired by round, and what PostgreSQL writes per delta. */
+  messages?: MessageComparisons;
   targets: Target[];
+};
+
+type Comparison = Record<string, { cpu_ms_per_req: number | null; pg_cpu_ms_per_req: number | null; p50_ms: number | null }>;
+export type MessageComparisons = {
+  /** Per server kind: newest 50 of the 10,000-message session / of the 100-message session. */
+  long_vs_short: Comparison;
+  /** Per server kind: a delta / a 1 KB append. */
+  delta_vs_append: Comparison;
+  rewrites: Rewrite[];
 };
 
 export type ScaleResults = {
@@ -94,22 +106,59 @@ export function summarise(runs: Measurement[]): Summary {
   return summary;
 }
 
-export function ratiosOf(summary: Summary, a: string, b: string): Record<string, Record<string, number | null>> {
+type Paired = Metric | 'cpu_ms_per_req';
+const figure = (run: Measurement, metric: Paired): number | null =>
+  metric === 'cpu_ms_per_req' ? (run.pg_cpu_ms_per_req === null ? null : run.server_cpu_ms_per_req + run.pg_cpu_ms_per_req) : run[metric];
+
+/**
+ * The median of per-round ratios: run x of round r against run y of the same round, which ran
+ * next to it, so that the machine's drift between rounds cancels (a ratio of medians would pair
+ * figures from different moments).
+ */
+export function pairedRatio(xs: Measurement[], ys: Measurement[], metric: Paired): number | null {
+  const ratios: number[] = [];
+  for (const x of xs) {
+    const y = ys.find((run) => run.round === x.round);
+    const r = y ? ratio(figure(x, metric), figure(y, metric)) : null;
+    if (r !== null) ratios.push(r);
+  }
+  return ratios.length ? round(median(ratios)) : null;
+}
+
+const runsOf = (runs: Measurement[], scenario: string, server: string) => runs.filter((run) => run.scenario === scenario && run.server === server);
+
+/** Per scenario and metric, ours/floor as the median of per-round ratios (peak RSS: the ratio of the peaks). */
+export function ratiosOf(runs: Measurement[], summary: Summary, a: string, b: string): Record<string, Record<string, number | null>> {
   const ratios: Record<string, Record<string, number | null>> = {};
   for (const [scenario, servers] of Object.entries(summary)) {
     const row: Record<string, number | null> = {};
-    for (const { key } of METRICS) row[key] = ratio(servers[a]?.[key], servers[b]?.[key]);
+    const [xs, ys] = [runsOf(runs, scenario, a), runsOf(runs, scenario, b)];
+    for (const key of [...METRICS.map((m) => m.key), 'cpu_ms_per_req' as const]) row[key] = pairedRatio(xs, ys, key);
     row.peak_rss_mb = ratio(servers[a]?.peak_rss_mb, servers[b]?.peak_rss_mb);
     ratios[scenario] = row;
   }
   return ratios;
 }
 
+/** The message scenarios compared with each other, per server kind, paired by round. */
+export function compareMessages(runs: Measurement[], rewrites: Rewrite[]): MessageComparisons {
+  const compare = (x: string, y: string): Comparison => {
+    const result: Comparison = {};
+    for (const server of [OURS, FLOOR]) {
+      const [xs, ys] = [runsOf(runs, x, server), runsOf(runs, y, server)];
+      result[server] = { cpu_ms_per_req: pairedRatio(xs, ys, 'cpu_ms_per_req'), pg_cpu_ms_per_req: pairedRatio(xs, ys, 'pg_cpu_ms_per_req'), p50_ms: pairedRatio(xs, ys, 'p50_ms') };
+    }
+    return result;
+  };
+  return { long_vs_short: compare('list-latest-10k', 'list-latest-100'), delta_vs_append: compare('stream-delta', 'append-1k'), rewrites };
+}
+
 export function targetsOf(results: Omit<Results, 'targets'>): Target[] {
   const targets: Target[] = [];
   const check = (target: string, scenario: string | undefined, value: number | null, limit: string, pass: (v: number) => boolean) =>
     targets.push({ target, ...(scenario ? { scenario } : {}), value, limit, pass: value === null ? null : pass(value) });
-  for (const { name } of SCENARIOS) {
+  // Issue 6's targets, for the session scenarios; the message scenarios have issue 12's (below).
+  for (const { name } of SCENARIOS.filter((s) => !s.messages)) {
     const r = results.ratios[name];
     if (!r) continue;
     check('server CPU per request, ours/floor', name, r.server_cpu_ms_per_req ?? null, '≤ 1.20', (v) => v <= 1.2);
@@ -120,6 +169,18 @@ export function targetsOf(results: Omit<Results, 'targets'>): Target[] {
   check('list p50, cursor 50 pages deep / first page (ours)', undefined, results.deep_vs_first[OURS] ?? null, '≤ 1.20', (v) => v <= 1.2);
   check('start-up to first 200 on /health (ours, ms)', undefined, results.startup_ms.ours_median, '≤ 500', (v) => v <= 500);
   check('peak RSS under load (ours, MB)', undefined, results.peak_rss_mb[OURS] ?? null, '≤ 150', (v) => v <= 150);
+  const append = results.ratios['append-1k'];
+  if (append) {
+    check('CPU per append (server + PostgreSQL), ours/floor', 'append-1k', append.cpu_ms_per_req ?? null, '≤ 1.30', (v) => v <= 1.3);
+    check('PostgreSQL CPU per append, ours/floor', 'append-1k', append.pg_cpu_ms_per_req ?? null, '≤ 1.10', (v) => v <= 1.1);
+  }
+  const m = results.messages;
+  if (m && results.summary['list-latest-10k']) {
+    check('list newest 50, CPU per request (server + PostgreSQL): 10,000-message / 100-message session (ours)', undefined, m.long_vs_short[OURS]?.cpu_ms_per_req ?? null, '≤ 1.10', (v) => v <= 1.1);
+  }
+  if (m && results.summary['stream-delta'] && results.summary['append-1k']) {
+    check('PostgreSQL CPU per delta / per 1 KB append (ours)', undefined, m.delta_vs_append[OURS]?.pg_cpu_ms_per_req ?? null, '≤ 1.20', (v) => v <= 1.2);
+  }
   const failures = Object.entries(results.summary).flatMap(([scenario, servers]) =>
     Object.entries(servers).filter(([, f]) => f.non2xx + f.errors > 0).map(([server]) => `${scenario}/${server}`),
   );
@@ -176,8 +237,12 @@ export function renderSummary(results: Results, scale: ScaleResults | undefined)
       `| list p50, ${Number(scale.sizes.large).toLocaleString('en')} rows / ${Number(scale.sizes.small).toLocaleString('en')} rows (BENCH_SCALE=1, ${scale.date.slice(0, 10)}) | ${times(scale.ratios['list']?.[OURS]?.p50_ms)} | ${times(scale.ratios['list']?.[FLOOR]?.p50_ms)} | ≤ ×1.20 | ${v(scale.target)} |`,
     );
   }
+  if (results.messages) lines.push('', renderMessages(results));
   const all = [...results.targets, ...(scale ? [scale.target] : [])];
-  lines.push('', `Targets: ${all.filter((t) => t.pass === true).length} pass, ${all.filter((t) => t.pass === false).length} miss (✅/❌ in the cells: req/s ≥ ×0.95, p99 ≤ ×2, server CPU ≤ ×1.2, PostgreSQL CPU ≤ ×1.05 of the floor's).`);
+  lines.push(
+    '',
+    `Targets: ${all.filter((t) => t.pass === true).length} pass, ${all.filter((t) => t.pass === false).length} miss (✅/❌ in the cells of the session scenarios: req/s ≥ ×0.95, p99 ≤ ×2, server CPU ≤ ×1.2, PostgreSQL CPU ≤ ×1.05 of the floor's; of append-1k: PostgreSQL CPU ≤ ×1.1). Ratios are medians of per-round ratios.`,
+  );
   return lines.join('\n');
 }
 
@@ -190,11 +255,16 @@ export function renderMarkdown(results: Results, scale: ScaleResults | undefined
   lines.push(`- Code: ${results.git}`);
   lines.push(
     `- Data: ${Number(results.seed.rows).toLocaleString('en')} sessions over ${Number(results.seed.users).toLocaleString('en')} users ` +
-      `(table ${fmt(Number(results.seed.table_mb))} MB, indexes ${fmt(Number(results.seed.index_mb))} MB), seeded in ${fmt(Number(results.seed.ms) / 1000)} s`,
+      `(table ${fmt(Number(results.seed.table_mb))} MB, indexes ${fmt(Number(results.seed.index_mb))} MB), seeded in ${fmt(Number(results.seed.ms) / 1000)} s` +
+      (results.seed.messages
+        ? `; ${Number(results.seed.messages).toLocaleString('en')} messages over ${Number(results.seed.message_sessions).toLocaleString('en')} sessions ` +
+          `(table ${fmt(results.seed.messages_table_mb)} MB, TOAST ${fmt(results.seed.messages_toast_mb)} MB, indexes ${fmt(results.seed.messages_index_mb)} MB), seeded in ${fmt(Number(results.seed.messages_ms) / 1000)} s`
+        : ''),
   );
   lines.push(
     `- Load: autocannon, ${c.connections} connections on loopback, ${c.warmup_seconds} s warm-up + ${c.seconds} s measured per run, ` +
-      `${c.rounds} rounds per scenario interleaved (ours, floor, then floor, ours, …); medians. DB pool ${c.pool_size} on both.`,
+      `${c.rounds} rounds per scenario interleaved (ours, floor, then floor, ours, …; the message scenarios all in each round); ` +
+      `figures are medians of the rounds, ratios medians of per-round ratios. DB pool ${c.pool_size} on both.`,
   );
   lines.push('', '## At a glance', '', renderSummary(results, scale), '', '## In detail', '');
   lines.push('| scenario | figure | ours | floor | ours/floor | target | result |');
@@ -256,6 +326,7 @@ export function renderMarkdown(results: Results, scale: ScaleResults | undefined
   const failures = results.targets.find((t) => t.target.startsWith('every response'));
   lines.push(`| responses that were not 2xx, socket errors (runs with any) | ${failures?.value ?? 'n/a'} | | | 0 | ${verdict(failures?.pass ?? null)} |`);
   lines.push('');
+  if (results.messages) lines.push('## Messages (issue 12)', '', renderMessages(results), '');
 
   const all = [...results.targets, ...(scale ? [scale.target] : [])];
   const missed = all.filter((t) => t.pass === false);
@@ -301,6 +372,42 @@ export function renderMarkdown(results: Results, scale: ScaleResults | undefined
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Issue 12's targets for the message scenarios, and what PostgreSQL writes per delta. */
+export function renderMessages(results: Results): string {
+  const m = results.messages!;
+  const t = (prefix: string) => results.targets.find((x) => x.target.startsWith(prefix));
+  const v = (x: Target | undefined) => (x?.pass === true ? '✅ pass' : x?.pass === false ? '❌ miss' : '— not measured');
+  const r = results.ratios['append-1k'] ?? {};
+  const lines = [
+    '| messages: figure (median of per-round ratios) | ours | floor | target | result |',
+    '|---|--:|--:|---|---|',
+    `| append 1 KB: CPU per append, server + PostgreSQL, ours/floor | ${times(r.cpu_ms_per_req)} | | ≤ ×1.30 | ${v(t('CPU per append'))} |`,
+    `| append 1 KB: PostgreSQL CPU per append, ours/floor | ${times(r.pg_cpu_ms_per_req)} | | ≤ ×1.10 | ${v(t('PostgreSQL CPU per append'))} |`,
+    `| newest 50 of a 10,000-message / of a 100-message session: CPU per request, server + PostgreSQL | ${times(m.long_vs_short[OURS]?.cpu_ms_per_req)} | ${times(m.long_vs_short[FLOOR]?.cpu_ms_per_req)} | ≤ ×1.10 | ${v(t('list newest 50'))} |`,
+    `| … PostgreSQL CPU alone; p50 latency | ${times(m.long_vs_short[OURS]?.pg_cpu_ms_per_req)}; ${times(m.long_vs_short[OURS]?.p50_ms)} | ${times(m.long_vs_short[FLOOR]?.pg_cpu_ms_per_req)}; ${times(m.long_vs_short[FLOOR]?.p50_ms)} | | |`,
+    `| a ~50 B delta / a 1 KB append: PostgreSQL CPU per request | ${times(m.delta_vs_append[OURS]?.pg_cpu_ms_per_req)} | ${times(m.delta_vs_append[FLOOR]?.pg_cpu_ms_per_req)} | ≤ ×1.20 | ${v(t('PostgreSQL CPU per delta'))} |`,
+    `| … CPU per request, server + PostgreSQL | ${times(m.delta_vs_append[OURS]?.cpu_ms_per_req)} | ${times(m.delta_vs_append[FLOOR]?.cpu_ms_per_req)} | | |`,
+  ];
+  if (m.rewrites.length) {
+    lines.push(
+      '',
+      `What PostgreSQL writes per statement, no load running (${m.rewrites[0]!.statements} statements each, each its own transaction, after a checkpoint and one unmeasured statement; bench/lib/rewrites.ts):`,
+      '',
+      '| statement | content before (JSON bytes) | stored (bytes, where) | WAL bytes | WAL records | of which full-page images (bytes) | WAL by resource manager (bytes) | heap growth (bytes) | TOAST growth (bytes) | rows updated | HOT |',
+      '|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|',
+    );
+    for (const w of m.rewrites) {
+      const kinds = w.wal_by_rmgr ? Object.entries(w.wal_by_rmgr).sort((a, b) => b[1] - a[1]).map(([k, bytes]) => `${k} ${fmt(bytes)}`).join(', ') : 'n/a';
+      const where = w.content_bytes ? `${fmt(w.stored_bytes)}, ${w.toasted ? 'TOAST' : 'inline'}` : '';
+      const hot = w.hot_share === null ? 'n/a' : `${Math.round(w.hot_share * 100)} %`;
+      lines.push(
+        `| ${w.what} | ${w.content_bytes ? fmt(w.content_bytes) : ''} | ${where} | ${fmt(w.wal_bytes_per_statement)} | ${fmt(w.wal_records_per_statement)} | ${fmt(w.fpi_bytes_per_statement)} | ${kinds} | ${fmt(w.heap_bytes_per_statement)} | ${fmt(w.toast_bytes_per_statement)} | ${fmt(w.updates_per_statement)} | ${hot} |`,
+      );
+    }
+  }
+  return lines.join('\n');
 }
 
 /** The get scenario on the stack built up one layer at a time: what the stack costs, what ours adds. */

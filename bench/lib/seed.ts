@@ -122,3 +122,177 @@ export async function seed(url: string, rows: number, users: number, log: (line:
     await client.end();
   }
 }
+
+// ---------------------------------------------------------------- messages
+
+/** Sessions tagged in their metadata (`bench`), so that the fixtures find them again. */
+export const LIST_LONG = 'list-10k';
+export const LIST_SHORT = 'list-100';
+export const LONG_MESSAGES = 10_000;
+export const SHORT_MESSAGES = 100;
+/** Seconds between two messages of a session (created_at). */
+const MESSAGE_GAP_S = 7;
+/** Fragments of ~300 words (~1,800 characters) the message texts are cut from. */
+const FRAGMENTS = 1000;
+
+export type MessageSeedResult = { messages: number; sessions: number; ms: number; tableBytes: number; toastBytes: number; indexBytes: number };
+
+const words = [
+  'the', 'a', 'of', 'to', 'and', 'in', 'is', 'for', 'that', 'with', 'on', 'as', 'it', 'be', 'this', 'you', 'can', 'are',
+  'query', 'index', 'session', 'message', 'request', 'latency', 'budget', 'customer', 'report', 'invoice', 'deploy',
+  'rollback', 'function', 'variable', 'migration', 'schema', 'token', 'stream', 'context', 'window', 'retry', 'timeout',
+  'Kubernetes', 'PostgreSQL', 'React', 'TypeScript', 'résumé', 'naïve', 'café', 'Zürich', '日本語', 'データ', '🚀', '✅',
+  'should', 'would', 'because', 'however', 'therefore', 'first,', 'then', 'finally.', 'e.g.', 'step', '1.', '2.', '3.',
+  'returns', 'expects', 'handles', 'fails', 'passes', 'measured', 'reduced', 'improved', 'explained', 'summarised',
+];
+
+/**
+ * Messages with SQL alone: `total` over `sessions` sessions (active, not closed, of the seeded
+ * chat_sessions), one of them holding 10,000 and one 100 (tagged for the list scenarios; their
+ * newest 50 have the same roles and sizes, position by position, so that only the session's
+ * length differs), the others ~50–150 each (mean total/sessions). Roles alternate user /
+ * assistant (a system prompt first in a fifth of sessions, every fifth assistant turn a tool
+ * result); text parts of 20–400 characters from users, a quarter of assistant replies ~1 KB, tool
+ * results up to 1.5 KB; assistants carry model, finish_reason and usage. Ids are md5(session, seq),
+ * so each parent_id is computed, not looked up. The session counters (message_count, last_seq,
+ * current_message_id, last_message_at) are set to match. Constraints and indexes are dropped
+ * first and rebuilt after, as for sessions.
+ */
+export async function seedMessages(url: string, total: number, sessions: number, log: (line: string) => void): Promise<MessageSeedResult> {
+  const others = sessions - 2;
+  const rest = total - LONG_MESSAGES - SHORT_MESSAGES;
+  if (others < 1 || rest < others) {
+    throw new Error(`BENCH_MESSAGES (${total}) must be at least ${LONG_MESSAGES + SHORT_MESSAGES + others}: 10,100 for the list sessions and one per other session`);
+  }
+  const started = performance.now();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`SET maintenance_work_mem = '256MB'`);
+    await client.query('SELECT setseed(0.24)');
+    // Text is cut from fragments of random words: varied, and about as compressible as prose.
+    // Short fragments, each row taking the head of one: cutting deep into one long text costs a
+    // detoast and a walk through its multibyte characters per row.
+    await client.query(`
+      CREATE TEMP TABLE bench_corpus AS
+      SELECT f AS fragment, string_agg((${literal(words)})[1 + floor(random() * ${words.length})::int], ' ') AS text
+      FROM generate_series(0, ${FRAGMENTS - 1}) AS f, generate_series(1, 300) AS w
+      GROUP BY f`);
+    await client.query('ALTER TABLE bench_corpus ADD PRIMARY KEY (fragment)');
+    await client.query('ANALYZE bench_corpus');
+    // Which sessions hold how many: ord 1 holds 10,000, ord 2 holds 100, the others a share of the
+    // rest growing from ½ to 1½ × the mean (cumulative (x + x²)/2), so that the total is exact.
+    const { rowCount } = await client.query(`
+      CREATE TEMP TABLE bench_message_sessions AS
+      WITH chosen AS (
+        SELECT id, created_at, row_number() OVER (ORDER BY id) AS ord FROM (
+          SELECT id, created_at FROM chat_sessions
+          WHERE is_active AND status <> 'closed' AND created_at < now() - interval '3 days'
+          ORDER BY id LIMIT ${sessions}) AS s
+      )
+      SELECT id, created_at, ord,
+             CASE ord WHEN 1 THEN ${LONG_MESSAGES} WHEN 2 THEN ${SHORT_MESSAGES}
+                      ELSE (floor(${rest}::numeric * ((ord - 2) / ${others}::numeric + power((ord - 2) / ${others}::numeric, 2)) / 2)
+                          - floor(${rest}::numeric * ((ord - 3) / ${others}::numeric + power((ord - 3) / ${others}::numeric, 2)) / 2))::int
+             END AS n
+      FROM chosen`);
+    if (rowCount !== sessions) throw new Error(`only ${rowCount} sessions can take messages: raise BENCH_ROWS or lower BENCH_MESSAGE_SESSIONS`);
+
+    const { rows: constraints } = await client.query<{ name: string; definition: string }>(`
+      SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+      WHERE conrelid = 'chat_messages'::regclass AND contype IN ('p', 'u', 'f') ORDER BY contype DESC`);
+    const { rows: indexes } = await client.query<{ name: string; definition: string }>(`
+      SELECT indexname AS name, indexdef AS definition FROM pg_indexes
+      WHERE schemaname = current_schema() AND tablename = 'chat_messages'
+        AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'chat_messages'::regclass)`);
+    for (const c of constraints) await client.query(`ALTER TABLE chat_messages DROP CONSTRAINT ${c.name}`);
+    for (const index of indexes) await client.query(`DROP INDEX ${index.name}`);
+
+    const batches = 4;
+    for (let b = 0; b < batches; b++) {
+      const from = Math.floor((b * sessions) / batches) + 1;
+      const to = Math.floor(((b + 1) * sessions) / batches);
+      await client.query(insertMessages(from, to));
+      log(`  seeded messages of sessions ${from.toLocaleString('en')}–${to.toLocaleString('en')} / ${sessions.toLocaleString('en')}`);
+    }
+    for (const c of constraints.reverse()) await client.query(`ALTER TABLE chat_messages ADD CONSTRAINT ${c.name} ${c.definition}`);
+    for (const index of indexes) await client.query(index.definition);
+
+    await client.query(`
+      UPDATE chat_sessions s
+      SET message_count = t.n, last_seq = t.n,
+          current_message_id = md5(s.id::text || ':' || t.n)::uuid,
+          last_message_at = date_trunc('milliseconds', t.created_at + t.n * interval '${MESSAGE_GAP_S} seconds'),
+          metadata = s.metadata || CASE t.ord WHEN 1 THEN '{"bench":"${LIST_LONG}"}'::jsonb WHEN 2 THEN '{"bench":"${LIST_SHORT}"}'::jsonb ELSE '{}'::jsonb END
+      FROM bench_message_sessions t WHERE s.id = t.id`);
+    await client.query('VACUUM (ANALYZE) chat_messages');
+    await client.query('VACUUM (ANALYZE) chat_sessions');
+    await client.query('ALTER TABLE chat_messages SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)');
+    await client.query('CHECKPOINT').catch(() => {});
+    const { rows: sizes } = await client.query<{ table: string; toast: string; indexes: string }>(`
+      SELECT pg_relation_size('chat_messages') AS table,
+             pg_table_size('chat_messages') - pg_relation_size('chat_messages') AS toast,
+             pg_indexes_size('chat_messages') AS indexes`);
+    return {
+      messages: total,
+      sessions,
+      ms: Math.round(performance.now() - started),
+      tableBytes: Number(sizes[0]!.table),
+      toastBytes: Number(sizes[0]!.toast),
+      indexBytes: Number(sizes[0]!.indexes),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The messages of sessions ord `from`…`to`. For the two list sessions every random figure is a
+ * hash of seq mod 100 instead, so their newest 50 messages are alike position by position.
+ */
+function insertMessages(from: number, to: number): string {
+  const r = (salt: number) => `CASE WHEN t.ord <= 2 THEN (hashint4(g.seq % 100 + ${salt * 1000}) & 2147483647) / 2147483648.0 ELSE random() END`;
+  return `
+    WITH src AS MATERIALIZED (
+      SELECT t.id AS session_id, t.created_at AS session_created_at, g.seq,
+             ${r(1)} AS r_role, ${r(2)} AS r_size, ${r(3)} AS r_len, ${r(4)} AS r_offset, ${r(5)} AS r_model,
+             (hashint4(hashtext(t.id::text)) & 2147483647) / 2147483648.0 AS r_session
+      FROM bench_message_sessions t, generate_series(1, t.n) AS g(seq)
+      WHERE t.ord BETWEEN ${from} AND ${to}
+    ), shaped AS (
+      SELECT src.*,
+             CASE WHEN seq = 1 AND r_session < 0.2 THEN 'system'
+                  WHEN seq % 2 = 1 THEN 'user'
+                  WHEN seq % 10 = 0 THEN 'tool'
+                  ELSE 'assistant' END AS role
+      FROM src
+    ), texts AS (
+      SELECT shaped.*,
+             left(c.text,
+                    CASE role
+                      WHEN 'user' THEN 20 + floor(r_len * 380)::int
+                      WHEN 'system' THEN 200 + floor(r_len * 400)::int
+                      WHEN 'tool' THEN 100 + floor(r_len * 1400)::int
+                      ELSE CASE WHEN r_size < 0.25 THEN 900 + floor(r_len * 250)::int ELSE 80 + floor(r_len * 520)::int END
+                    END) AS text
+      FROM shaped JOIN bench_corpus c ON c.fragment = floor(r_offset * ${FRAGMENTS})::int
+    )
+    INSERT INTO chat_messages
+      (session_id, seq, id, parent_id, role, content, content_bytes, status, model, finish_reason, usage, metadata, created_at, updated_at)
+    SELECT session_id, seq,
+           md5(session_id::text || ':' || seq)::uuid,
+           CASE WHEN seq > 1 THEN md5(session_id::text || ':' || (seq - 1))::uuid END,
+           role,
+           jsonb_build_array(jsonb_build_object('type', 'text', 'text', text)),
+           -- compact JSON: [{"type":"text","text":"…"}]; the corpus has nothing JSON escapes
+           octet_length(text) + 27,
+           'completed',
+           CASE WHEN role = 'assistant' THEN ${pick(models, 'r_model')} END,
+           CASE WHEN role = 'assistant' THEN 'stop' END,
+           CASE WHEN role = 'assistant'
+                THEN jsonb_build_object('input_tokens', 200 + seq * 40, 'output_tokens', length(text) / 4) END,
+           CASE WHEN role = 'user' AND r_model < 0.1 THEN '{"client":"web","locale":"en-US"}'::jsonb ELSE '{}'::jsonb END,
+           date_trunc('milliseconds', session_created_at + seq * interval '${MESSAGE_GAP_S} seconds'),
+           date_trunc('milliseconds', session_created_at + seq * interval '${MESSAGE_GAP_S} seconds')
+    FROM texts`;
+}
