@@ -31,7 +31,8 @@ export function textDeltaBytes(text: string): { toText: number; asPart: number }
 /**
  * What the contract describes in prose for a message as it will be stored: a completed message
  * has content; tool call arguments hold storable strings and finite numbers, nested at most 64
- * levels; metadata as a session's. `pointer` is where the message is in the request body.
+ * levels; a source's score is finite (1e400 parses to Infinity, which JSON stores as null);
+ * metadata as a session's. `pointer` is where the message is in the request body.
  */
 export function messageErrors(
   message: { content: Content; status: Schemas['MessageStatus']; metadata?: Schemas['Metadata'] },
@@ -44,6 +45,9 @@ export function messageErrors(
   message.content.forEach((part, index) => {
     if (part.type === 'tool_call') {
       errors.push(...jsonValueErrors(part.arguments, `${pointer}/content/${index}/arguments`, ARGUMENTS_MAX_DEPTH, 'arguments'));
+    }
+    if (part.type === 'source' && part.score !== undefined && !Number.isFinite(part.score)) {
+      errors.push({ in: 'body', pointer: `${pointer}/content/${index}/score`, message: 'score must be a finite number' });
     }
   });
   if (message.metadata) errors.push(...metadataErrors(message.metadata, `${pointer}/metadata`));
