@@ -319,6 +319,17 @@ describe('what PostgreSQL cannot store is a 400 naming the field', () => {
     expect(await storedMessages(service, session.id)).toEqual([]);
   });
 
+  it.each(['1e400', '-1e400'])('a source score of %s (not finite once parsed) is a 400 naming /score', async (score) => {
+    const { session, response } = await rawAppend(`{"type":"source","document_id":"d","score":${score}}`);
+    expectInvalid(response, { in: 'body', pointer: '/messages/0/content/1/score', message: /finite/ });
+    expect(await storedMessages(service, session.id)).toEqual([]);
+  });
+
+  it('a number too large for JSON in tool_call arguments is a 400 naming it', async () => {
+    const { response } = await rawAppend('{"type":"tool_call","call_id":"c","name":"n","arguments":{"big":[1e400]}}');
+    expectInvalid(response, { in: 'body', pointer: '/messages/0/content/1/arguments/big/0', message: /finite/ });
+  });
+
   it('NUL in metadata names /messages/0/metadata/…', async () => {
     const { response } = await rawAppend('{"type":"text","text":"ok"}', ',"metadata":{"note":{"deep":"\\u0000"}}');
     expectInvalid(response, { in: 'body', pointer: '/messages/0/metadata/note/deep', message: /NUL/ });

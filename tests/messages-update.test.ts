@@ -173,6 +173,14 @@ describe('content, status, model, finish_reason, usage: only while in_progress',
     );
   });
 
+  it('a source score that is not finite once parsed (1e400) is a 400 naming /content/0/score', async () => {
+    const { session, message } = await inProgress();
+    expectInvalid(await messages.patchRaw(session.id, message.id, '{"content":[{"type":"source","document_id":"d","score":1e400}]}'), {
+      in: 'body',
+      pointer: '/content/0/score',
+    });
+  });
+
   it('content of 65 parts is a 400 naming /content', async () => {
     const { session, message } = await inProgress();
     const content = Array.from({ length: 65 }, () => text('p'));
