@@ -15,7 +15,7 @@
  *   on the connection before it goes back to the pool;
  * - FLOOR_BURN_US=n: spin n µs of CPU per request, to be as slow as a heavier server.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../src/ids.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
 import { floorCursor, parseFloorCursor } from './lib/floor-cursor.ts';
@@ -130,7 +130,7 @@ async function list(res: ServerResponse, query: URLSearchParams): Promise<void> 
 }
 
 async function create(res: ServerResponse, body: Record<string, unknown>): Promise<void> {
-  const id = randomUUID();
+  const id = uuidv7(); // as the service: time-ordered ids
   const values: unknown[] = [id, body.user_id, body.title ?? null];
   const status = body.status === undefined ? 'DEFAULT' : `$${values.push(body.status)}`;
   const metadata = body.metadata === undefined ? 'DEFAULT' : `$${values.push(JSON.stringify(body.metadata))}::jsonb`;

@@ -4,7 +4,7 @@
  * (bench/lib/rewrites.ts). `make bench` checks them against PostgreSQL's own statement log; after
  * a change of the service's SQL, change them here.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../src/ids.ts';
 
 /** The service's defaults (src/config.ts): MAX_MESSAGES_PER_SESSION, IN_PROGRESS_TIMEOUT_S. */
 export const MAX_PER_SESSION = 100_000;
@@ -29,7 +29,7 @@ export type MessageCreate = {
 
 /** appendMessages: one statement (lock the session, move its counters, insert the batch). */
 export function appendStatement(sessionId: string, batch: MessageCreate[]): Statement {
-  const ids = batch.map(() => randomUUID());
+  const ids = batch.map(() => uuidv7()); // as the service: time-ordered ids
   const records = batch.map((message, index) => ({
     i: index + 1,
     id: ids[index],

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../ids.ts';
 import { type CommonQueryMethods, type DatabasePool, sql, UniqueIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import type { ContractRequest, Schemas } from '../contract/types.ts';
@@ -164,7 +164,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
       owner: string | undefined,
       db: CommonQueryMethods = repeatable,
     ): Promise<{ items: Message[]; sessionEtag: string }> {
-      const ids = batch.map(() => randomUUID());
+      const ids = batch.map(() => uuidv7());
       const records = batch.map((message, index) => ({
         i: index + 1,
         id: ids[index],

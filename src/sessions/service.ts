@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../ids.ts';
 import { type CommonQueryMethods, type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import type { ContractRequest, Schemas } from '../contract/types.ts';
@@ -65,7 +65,7 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
      * `db` is a transaction when the create must commit with something else (idempotency keys).
      */
     async create(input: Schemas['SessionCreate'] & { user_id: string }, db: CommonQueryMethods = reads): Promise<SessionWithEtag> {
-      const id = randomUUID();
+      const id = uuidv7();
       return db.one(sql.type(sessionRow)`
         WITH inserted AS (
           INSERT INTO chat_sessions (id, user_id, title, status, metadata)
