@@ -49,7 +49,7 @@ export function appendStatement(sessionId: string, batch: MessageCreate[]): Stat
             WITH locked AS (
               SELECT id, current_message_id, last_seq FROM chat_sessions
               WHERE id = $1 AND TRUE
-              FOR UPDATE
+              FOR NO KEY UPDATE
             ), session AS (
               UPDATE chat_sessions s
               SET last_seq = s.last_seq + $2, message_count = s.message_count + $3,

@@ -185,7 +185,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
             WITH locked AS (
               SELECT id, current_message_id, last_seq FROM chat_sessions
               WHERE id = ${sessionId} AND ${ownedBy(owner)}
-              FOR UPDATE
+              FOR NO KEY UPDATE
             ), session AS (
               UPDATE chat_sessions s
               SET last_seq = s.last_seq + ${n}, message_count = s.message_count + ${n},
@@ -273,7 +273,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
           SELECT ${effectiveColumns}, s.is_active AS session_is_active, s.status AS session_status
           FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
           WHERE m.id = ${messageId} AND m.session_id = ${sessionId} AND ${ownedBy(owner, sql.fragment`s.user_id`)}
-          FOR UPDATE OF m`);
+          FOR NO KEY UPDATE OF m`);
         if (!current) return missingMessage(transaction, sessionId, messageId, owner);
         if (!satisfies(precondition, current.version)) throw preconditionFailed(current.etag, 'message');
         assertSessionTakesWrites(current.session_is_active, current.session_status);
@@ -356,7 +356,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
     async delete(sessionId: string, messageId: string, precondition: Precondition | undefined, owner: string | undefined): Promise<void> {
       await writes.transaction(async (transaction) => {
         const session = await transaction.maybeOne(sql.type(z.object({ is_active: z.boolean(), status: z.string() }))`
-          SELECT is_active, status FROM chat_sessions WHERE id = ${sessionId} AND ${ownedBy(owner)} FOR UPDATE`);
+          SELECT is_active, status FROM chat_sessions WHERE id = ${sessionId} AND ${ownedBy(owner)} FOR NO KEY UPDATE`);
         if (!session) return missing(sessionId);
         assertSessionTakesWrites(session.is_active, session.status);
         const deleted = await transaction.maybeOne(sql.type(z.object({ version: z.number() }))`
