@@ -38,3 +38,24 @@ describe('integer query parameters', () => {
     expect(response.status, response.text).toBe(400);
   });
 });
+
+describe('message content parts are objects', () => {
+  // Found by the fuzzer (seed 20261125): ajv's `discriminator` keyword applies to objects only and
+  // stands in for the `oneOf`, so a part that is not an object at all (a string, a number, null)
+  // passed validation and was stored as it was.
+  it.each([['a string'], [42], [null], [['nested']]])('a content part %j is a 400 naming it, on append and on patch', async (part) => {
+    const session = await service.api.post('/sessions', { user_id: `findings_${Date.now()}` });
+    const appended = await service.api.post(`/sessions/${session.body.id}/messages`, { messages: [{ role: 'user', content: [part] }] });
+    expect(appended.status, appended.text).toBe(400);
+    expect(appended.body.errors).toContainEqual(expect.objectContaining({ in: 'body', pointer: '/messages/0/content/0' }));
+
+    const streaming = await service.api.post(`/sessions/${session.body.id}/messages`, {
+      messages: [{ role: 'assistant', status: 'in_progress', content: [] }],
+    });
+    const url = `/sessions/${session.body.id}/messages/${streaming.body.items[0].id}`;
+    const patched = await service.api.patch(url, { content: [part] });
+    expect(patched.status, patched.text).toBe(400);
+    expect(patched.body.errors).toContainEqual(expect.objectContaining({ in: 'body', pointer: '/content/0' }));
+    expect((await service.api.get(url)).body.content).toEqual([]);
+  });
+});
