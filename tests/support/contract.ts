@@ -32,6 +32,24 @@ function validatorFor(ref: string) {
   return validate;
 }
 
+/**
+ * Whether a value satisfies a schema of the contract (one taken from `spec`, its local $refs
+ * pointing into the contract): what generators check candidates against where a schema's
+ * `oneOf`/`not` is easier to test than to construct.
+ */
+const schemaValidators = new WeakMap<object, ReturnType<typeof ajv.compile>>();
+export function satisfiesSchema(schema: object, value: unknown): boolean {
+  let validate = schemaValidators.get(schema);
+  if (!validate) {
+    const local = JSON.parse(JSON.stringify(forValidation(schema as never)), (key, inner) =>
+      key === '$ref' && typeof inner === 'string' && inner.startsWith('#/') ? `openapi${inner}` : inner,
+    );
+    validate = ajv.compile(local);
+    schemaValidators.set(schema, validate);
+  }
+  return validate(value) as boolean;
+}
+
 const escape = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
 
 type Found = { route?: Route; operation?: OpenAPIV3_1.OperationObject; lower: string };

@@ -1,12 +1,14 @@
 /**
  * Request generation for conformance fuzzing (tests/fuzz-contract.test.ts), derived from
  * openapi.yaml alone: valid requests from the schemas and their examples, and invalid ones that
- * break exactly one constraint of one input (type, length, pattern, enum, format, range,
- * required, additionalProperties, item and property counts) in a body, query, path or header.
+ * break exactly one constraint of one input (type, length, pattern, enum, const, format, range,
+ * required, additionalProperties, item and property counts, a oneOf's "exactly one") in a body,
+ * query, path or header, at any depth of a body (inside arrays, objects and each branch of a
+ * discriminated oneOf).
  */
 import fc from 'fast-check';
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { basePath, spec } from './contract.ts';
+import { basePath, satisfiesSchema, spec } from './contract.ts';
 
 export type Schema = OpenAPIV3_1.SchemaObject & {
   $ref?: string;
@@ -15,6 +17,9 @@ export type Schema = OpenAPIV3_1.SchemaObject & {
   patternProperties?: Record<string, Schema>;
   propertyNames?: Schema;
   const?: unknown;
+  oneOf?: Schema[];
+  anyOf?: Schema[];
+  allOf?: Schema[];
 };
 export type Where = 'body' | 'query' | 'path' | 'header';
 export type Parameter = { name: string; in: Where; required: boolean; schema: Schema; example?: unknown; style?: string };
@@ -23,7 +28,8 @@ export type Operation = {
   method: string;
   path: string;
   parameters: Parameter[];
-  body?: { required: boolean; mediaTypes: string[]; schema: Schema };
+  /** `schemaName`: the body schema's name in components/schemas, when it is a $ref. */
+  body?: { required: boolean; mediaTypes: string[]; schema: Schema; schemaName?: string };
   responses: string[];
 };
 
@@ -36,6 +42,29 @@ export function deref<T>(node: T): T {
   }
   return current as T;
 }
+
+/** The name a `$ref` to components/schemas gives its schema. */
+export const nameOf = (schema: Schema | undefined): string | undefined => schema?.$ref?.split('/').at(-1);
+
+const flattened = new WeakMap<object, Schema>();
+/** The schema behind a $ref, with its `allOf` folded in (the contract uses allOf to add keywords to a $ref). */
+export function flatten(rawSchema: Schema): Schema {
+  const schema = deref(rawSchema);
+  if (!schema.allOf) return schema;
+  let folded = flattened.get(schema);
+  if (!folded) {
+    const { allOf, ...rest } = schema;
+    folded = Object.assign({}, ...allOf.map((part) => flatten(part)), rest) as Schema;
+    flattened.set(schema, folded);
+  }
+  return folded;
+}
+
+/** A union (`oneOf`/`anyOf` of whole schemas, e.g. content parts told apart by a discriminator)… */
+const unionOf = (schema: Schema): Schema[] | undefined => (!schema.properties ? (schema.oneOf ?? schema.anyOf) : undefined);
+/** …or an object's own constraint on which of its properties it has ("exactly one of url and file_id"). */
+const constraintBranchesOf = (schema: Schema): Schema[] | undefined =>
+  schema.properties ? (schema.oneOf ?? schema.anyOf) : undefined;
 
 const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
@@ -65,7 +94,12 @@ export const operations: Operation[] = Object.entries(spec.paths ?? {}).flatMap(
         path,
         parameters,
         body: requestBody
-          ? { required: requestBody.required === true, mediaTypes, schema: deref(requestBody.content[mediaTypes[0]!]!.schema) as Schema }
+          ? {
+              required: requestBody.required === true,
+              mediaTypes,
+              schema: deref(requestBody.content[mediaTypes[0]!]!.schema) as Schema,
+              schemaName: nameOf(requestBody.content[mediaTypes[0]!]!.schema as Schema),
+            }
           : undefined,
         responses: Object.keys(operation.responses ?? {}),
         // Counterexamples name the operation, not its whole description.
@@ -114,19 +148,29 @@ export type Options = {
   /** Keys of free-form objects (metadata), e.g. a small fixed set so merged patches stay small. */
   freeKeys?: fc.Arbitrary<string>;
   maxFreeKeys?: number;
+  /**
+   * Rules the contract states in prose, by schema name: each generated value of that schema is
+   * passed through, to come out satisfying them (e.g. a completed message has a part).
+   */
+  refine?: Record<string, (value: any) => unknown>;
 };
 
 /** Values that satisfy a schema (and the rules around it: trimmed text, storable strings). */
 export function valid(rawSchema: Schema, where: Where, options: Options = {}): fc.Arbitrary<unknown> {
-  const schema = deref(rawSchema);
+  const schema = flatten(rawSchema);
   const examples = (schema.examples as unknown[] | undefined) ?? [];
   const generated = generatedValid(schema, where, options);
-  return examples.length ? fc.oneof({ weight: 4, arbitrary: generated }, { weight: 1, arbitrary: fc.constantFrom(...examples) }) : generated;
+  const mixed = examples.length ? fc.oneof({ weight: 4, arbitrary: generated }, { weight: 1, arbitrary: fc.constantFrom(...examples) }) : generated;
+  const refine = options.refine?.[nameOf(rawSchema) ?? ''];
+  return refine ? mixed.map(refine) : mixed;
 }
 
 function generatedValid(schema: Schema, where: Where, options: Options): fc.Arbitrary<unknown> {
   if (schema.enum) return fc.constantFrom(...(schema.enum as unknown[]));
   if (schema.const !== undefined) return fc.constant(schema.const);
+  // Each branch of a union in turn (each content part type).
+  const union = unionOf(schema);
+  if (union) return fc.oneof(...union.map((branch) => valid(branch, where, options)));
   return fc.oneof(...typesOf(schema).map((type) => validOfType(type, schema, where, options)));
 }
 
@@ -159,6 +203,12 @@ function validString(schema: Schema): fc.Arbitrary<string> {
   const max = Math.min(schema.maxLength ?? 40, 40);
   if (schema.format === 'uuid') return fc.uuid();
   if (schema.format === 'date-time') return dateTime;
+  if (schema.format === 'uri') {
+    const pattern = schema.pattern ? new RegExp(schema.pattern) : undefined;
+    return fc
+      .webUrl({ validSchemes: ['http', 'https'], withQueryParameters: true, withFragments: true })
+      .filter((url) => url.length <= (schema.maxLength ?? Infinity) && (!pattern || pattern.test(url)));
+  }
   const base = schema.pattern
     ? fc.stringMatching(new RegExp(schema.pattern)).map((text) => (codePoints(text) > max ? [...text].slice(0, max).join('') : text))
     : fc.string({ minLength: min, maxLength: max });
@@ -168,6 +218,19 @@ function validString(schema: Schema): fc.Arbitrary<string> {
 }
 
 function validObject(schema: Schema, where: Where, options: Options): fc.Arbitrary<Record<string, unknown>> {
+  // "Exactly one of" / "at least one of" properties: each branch's required ones, and whatever
+  // else the object may hold as long as the whole still satisfies the schema (its oneOf, its not).
+  const branches = constraintBranchesOf(schema);
+  if (branches) {
+    const required = (schema.required ?? []) as string[];
+    return fc
+      .oneof(...branches.map((branch) => validPlainObject({ ...schema, required: [...required, ...((branch.required ?? []) as string[])] }, where, options)))
+      .filter((value) => satisfiesSchema(schema, value));
+  }
+  return validPlainObject(schema, where, options);
+}
+
+function validPlainObject(schema: Schema, where: Where, options: Options): fc.Arbitrary<Record<string, unknown>> {
   const properties = Object.fromEntries(
     Object.entries(schema.properties ?? {}).map(([name, property]) => [name, valid(property as Schema, where, options)]),
   );
@@ -201,8 +264,12 @@ const patternBreakers: Record<Where, string[]> = {
 };
 
 /** Valid examples of a schema, to derive violations from (the same ones on every run). */
+const sampled = new Map<string, unknown[]>();
 export function examplesOf(rawSchema: Schema, where: Where): unknown[] {
-  return fc.sample(valid(rawSchema, where), { seed: 1, numRuns: 30 });
+  const schema = flatten(rawSchema);
+  const key = `${where} ${JSON.stringify(schema)}`;
+  if (!sampled.has(key)) sampled.set(key, fc.sample(valid(schema, where), { seed: 1, numRuns: 30 }));
+  return sampled.get(key)!;
 }
 export const exampleOf = (rawSchema: Schema, where: Where): unknown => examplesOf(rawSchema, where)[0];
 
@@ -216,13 +283,14 @@ function insertAt1(text: string, insertion: string): string {
  * is a string on the wire (query, path, header) is given as the string to send.
  */
 export function violations(rawSchema: Schema, where: Where): Violation[] {
-  const schema = deref(rawSchema);
+  const schema = flatten(rawSchema);
   const types = typesOf(schema);
   const wire = where !== 'body';
   const out: Violation[] = [];
   const example = exampleOf(schema, where);
 
   if (schema.enum) out.push({ keyword: 'enum', value: 'not_one_of_them' });
+  if (typeof schema.const === 'string') out.push({ keyword: 'const', value: `not_${schema.const}` });
   // type: a value of another JSON type (on the wire, text that does not parse as the type)
   if (!wire) {
     if (!types.includes('string')) out.push({ keyword: 'type', value: 'a string' });
@@ -235,7 +303,7 @@ export function violations(rawSchema: Schema, where: Where): Violation[] {
   } else if (types.includes('boolean')) {
     out.push({ keyword: 'type', value: 'maybe' });
   }
-  if (types.includes('string') && !schema.enum) {
+  if (types.includes('string') && !schema.enum && schema.const === undefined) {
     const text = typeof example === 'string' && example.length > 0 ? example : 'x';
     if (schema.format === 'uuid') out.push({ keyword: 'format', value: 'not-a-uuid' });
     if (schema.format === 'date-time') {
@@ -294,15 +362,81 @@ export function violations(rawSchema: Schema, where: Where): Violation[] {
   return out;
 }
 
-/** Violations of a body schema: of the object itself, of each property, and missing required ones. */
-export function bodyViolations(rawSchema: Schema): (Violation & { pointer: string })[] {
-  const schema = deref(rawSchema);
-  const out: (Violation & { pointer: string })[] = [];
-  const whole = violations(schema, 'body'); // of the object itself (it does not look into properties)
-  out.push(...whole.map((violation) => ({ ...violation, pointer: '' })));
-  for (const name of (schema.required ?? []) as string[]) out.push({ keyword: 'required', value: undefined, pointer: `/${name}` });
+/** A violation somewhere inside a value: `pointer` (within the value) is what an error must name. */
+export type NestedViolation = Violation & { pointer: string; /** the status it calls for, when not 400 */ status?: number };
+/** A body violation: `property` is the top-level field it replaces ('' for the whole body). */
+export type BodyViolation = NestedViolation & { property: string };
+/**
+ * Rules the contract states in prose (descriptions), broken: for a value of this schema (raw, so
+ * its $ref name shows) found under this property name, whole values that break them.
+ */
+export type ProseViolations = (rawSchema: Schema, name: string | undefined) => NestedViolation[];
+
+/**
+ * Violations of a body schema: of the object itself, missing required fields, and of each
+ * property at any depth (each given as the property's whole value, so the rest of the body can
+ * stay a random valid one).
+ */
+export function bodyViolations(rawSchema: Schema, prose?: ProseViolations): BodyViolation[] {
+  const schema = flatten(rawSchema);
+  const out: BodyViolation[] = [];
+  for (const violation of violations(schema, 'body')) out.push({ ...violation, pointer: '', property: '' }); // of the object itself
+  for (const violation of prose?.(rawSchema, undefined) ?? []) out.push({ ...violation, property: '' });
+  for (const name of (schema.required ?? []) as string[]) out.push({ keyword: 'required', value: undefined, pointer: `/${name}`, property: name });
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
-    for (const violation of violations(property as Schema, 'body')) out.push({ ...violation, pointer: `/${name}` });
+    for (const violation of nestedViolations(property as Schema, name, prose)) {
+      out.push({ ...violation, pointer: `/${name}${violation.pointer}`, property: name });
+    }
+  }
+  return out;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Whole values of a schema that break one rule somewhere inside them, each built on a valid value. */
+export function nestedViolations(rawSchema: Schema, name: string | undefined, prose?: ProseViolations, depth = 0): NestedViolation[] {
+  const schema = flatten(rawSchema);
+  const out: NestedViolation[] = [...(prose?.(rawSchema, name) ?? [])];
+  if (depth > 8) return out;
+  const union = unionOf(schema);
+  if (union) {
+    // Not one of the branches at all, then each branch broken in each of its own ways.
+    out.push({ keyword: 'type', value: 'a string', pointer: '' });
+    for (const branch of union) out.push(...nestedViolations(branch, name, prose, depth + 1));
+    return out;
+  }
+  const types = typesOf(schema);
+  // Item and property rules are broken below, where the pointer can name the item or property.
+  out.push(...violations(schema, 'body').filter((violation) => !violation.keyword.startsWith('items.')).map((violation) => ({ ...violation, pointer: '' })));
+  if (types.includes('array') && schema.items) {
+    for (const inner of nestedViolations(schema.items, name, prose, depth + 1)) {
+      out.push({ ...inner, keyword: `items.${inner.keyword}`, pointer: `/0${inner.pointer}`, value: [inner.value] });
+    }
+  }
+  if (types.includes('object') && schema.properties) {
+    const samples = examplesOf(schema, 'body').filter(isObject);
+    // A valid value holding the property (in the branch of a oneOf that has it).
+    const holding = (property: string): Record<string, unknown> => ({ ...(samples.find((sample) => property in sample) ?? samples[0] ?? {}) });
+    for (const property of (schema.required ?? []) as string[]) {
+      const { [property]: _, ...without } = holding(property);
+      out.push({ keyword: 'required', value: without, pointer: `/${property}` });
+    }
+    for (const [property, propertySchema] of Object.entries(schema.properties)) {
+      for (const inner of nestedViolations(propertySchema as Schema, property, prose, depth + 1)) {
+        out.push({ ...inner, pointer: `/${property}${inner.pointer}`, value: { ...holding(property), [property]: inner.value } });
+      }
+    }
+    const branches = constraintBranchesOf(schema);
+    if (branches) {
+      // None of the properties the branches name, and all of them: whichever the schema refuses.
+      const always = (schema.required ?? []) as string[];
+      const named = [...new Set(branches.flatMap((branch) => (branch.required ?? []) as string[]))].filter((key) => !always.includes(key));
+      const base = samples[0] ?? {};
+      const none = Object.fromEntries(Object.entries(base).filter(([key]) => !named.includes(key)));
+      const all = { ...base, ...Object.fromEntries(named.map((key) => [key, holding(key)[key]])) };
+      if (!satisfiesSchema(schema, none)) out.push({ keyword: `${schema.oneOf ? 'oneOf' : 'anyOf'}.none`, value: none, pointer: '' });
+      if (!satisfiesSchema(schema, all)) out.push({ keyword: `${schema.oneOf ? 'oneOf' : 'anyOf'}.all`, value: all, pointer: '' });
+    }
   }
   return out;
 }
