@@ -47,6 +47,20 @@ async function activeSlowInserts(url: string): Promise<number> {
   );
 }
 
+async function activeMessageInserts(url: string): Promise<number> {
+  return withClient(url, async (client) =>
+    Number(
+      (
+        await client.query(
+          `SELECT count(*) AS n FROM pg_stat_activity
+           WHERE application_name = 'chat-sessions-api' AND state = 'active' AND query LIKE '%INSERT INTO chat_messages%'
+             AND wait_event = 'PgSleep'`,
+        )
+      ).rows[0].n,
+    ),
+  );
+}
+
 function post(url: string, body: object, agent?: Agent): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(
@@ -59,6 +73,38 @@ function post(url: string, body: object, agent?: Agent): Promise<{ status: numbe
     );
     request.on('error', reject);
     request.end(JSON.stringify(body));
+  });
+}
+
+/** A JSON request to the API over its own connection (or the agent's); the parsed answer. */
+function send(
+  url: string,
+  path: string,
+  body: object,
+  headers: Record<string, string> = {},
+  agent?: Agent,
+): Promise<{ status: number; headers: Record<string, unknown>; body: any }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      `${url}/api/v1${path}`,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', ...headers } },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: text ? JSON.parse(text) : undefined }));
+      },
+    );
+    request.on('error', reject);
+    request.end(JSON.stringify(body));
+  });
+}
+
+async function installSlowMessageInserts(url: string, seconds: number): Promise<void> {
+  await withClient(url, async (client) => {
+    await client.query(`
+      CREATE OR REPLACE FUNCTION slow_message() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.content->0->>'text' LIKE 'slow%' THEN PERFORM pg_sleep(${seconds}); END IF; RETURN NEW; END $$`);
+    await client.query('CREATE TRIGGER slow_message BEFORE INSERT ON chat_messages FOR EACH ROW EXECUTE FUNCTION slow_message()');
   });
 }
 
@@ -89,6 +135,49 @@ describe('graceful shutdown', () => {
       (await client.query(`SELECT count(*)::int AS n FROM chat_sessions WHERE user_id = 'drain'`)).rows[0].n,
     );
     expect(stored).toBe(20);
+  });
+
+  it('SIGTERM lets every in-flight append finish (single and batches, with and without a key), each stored once', async () => {
+    const databaseUrl = await freshDatabase();
+    const service = spawnService({ DATABASE_URL: databaseUrl });
+    const url = await service.ready;
+    // One session per append: appends to one session queue on its row, and would drain one by one.
+    const sessions = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => (await send(url, '/sessions', { user_id: 'drain_appends', title: `s${i}` })).body.id as string),
+    );
+    await installSlowMessageInserts(databaseUrl, 1);
+
+    const agent = new Agent({ keepAlive: true, maxSockets: 12 });
+    const inFlight = sessions.map((session, i) => {
+      const texts = i % 2 === 0 ? [`slow-${i}`] : [`slow-${i}-0`, `then-${i}-1`, `then-${i}-2`];
+      const body = { messages: texts.map((text) => ({ role: 'user', content: [{ type: 'text', text }] })) };
+      return send(url, `/sessions/${session}/messages`, body, i % 4 < 2 ? { 'Idempotency-Key': `drain-${i}` } : {}, agent);
+    });
+    await expect.poll(() => activeMessageInserts(databaseUrl), { timeout: 10_000 }).toBe(12);
+    service.process.kill('SIGTERM');
+    const responses = await Promise.all(inFlight);
+    expect(responses.map((response) => response.status)).toEqual(Array(12).fill(201));
+    expect(await service.exited).toBe(0);
+    agent.destroy();
+
+    const stored = await withClient(databaseUrl, async (client) =>
+      (
+        await client.query(
+          `SELECT m.session_id, m.seq, m.content->0->>'text' AS text, s.message_count
+           FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id ORDER BY m.session_id, m.seq`,
+        )
+      ).rows as { session_id: string; seq: number; text: string; message_count: number }[],
+    );
+    sessions.forEach((session, i) => {
+      const rows = stored.filter((row) => row.session_id === session);
+      const expected = responses[i]!.body.items.map((item: { seq: number; content: { text: string }[] }) => ({
+        seq: item.seq,
+        text: item.content[0]!.text,
+      }));
+      expect(rows.map(({ seq, text }) => ({ seq, text }))).toEqual(expected);
+      expect(rows.map((row) => row.seq)).toEqual(i % 2 === 0 ? [1] : [1, 2, 3]);
+      for (const row of rows) expect(row.message_count).toBe(rows.length);
+    });
   });
 
   it('stops accepting new connections once draining', async () => {
