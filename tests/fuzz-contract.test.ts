@@ -108,7 +108,8 @@ const proseRules: Record<string, (value: any) => unknown> = {
   MessageCreate: (message) =>
     (message.status ?? 'completed') === 'completed' && message.content.length === 0 ? { ...message, status: 'in_progress' } : message,
   // The same rule on a patched message: the in_progress messages set up for the cases have a part.
-  MessagePatch: ({ content, ...patch }) => (patch.status === 'completed' && content?.length === 0 ? patch : { content, ...patch }),
+  MessagePatch: ({ content, ...patch }) =>
+    content === undefined || (patch.status === 'completed' && content.length === 0) ? patch : { content, ...patch },
 };
 
 /** What a path parameter names: the collection segment before it (/sessions/{id}/messages/{message_id}). */
@@ -301,7 +302,8 @@ async function appendMessage(sessionId: string, inProgress: boolean): Promise<{ 
  */
 const needsInProgress = (request: FuzzRequest) =>
   request.operation.operationId === 'appendMessageText' ||
-  (request.operation.operationId === 'updateMessage' && Object.keys(request.body as object).some((key) => key !== 'metadata'));
+  (request.operation.operationId === 'updateMessage' &&
+    Object.entries(request.body as object).some(([key, value]) => key !== 'metadata' && value !== undefined));
 
 /** A request the server never answers is a failure too, not a hung test run. */
 async function withTimeout<T>(promise: Promise<T>, description: string, ms = 10_000): Promise<T> {
@@ -377,6 +379,11 @@ describe('conformance fuzzing against openapi.yaml', () => {
           expect(response.status, why).toBe(409);
           expect(response.body.type, why).toBe('/problems/message-not-in-progress');
         } else expect([200, 201, 204, 304], why).toContain(response.status);
+        // Message content is stored exactly as sent (StoredText: no trimming, every character kept).
+        if (request.operation.operationId === 'appendMessages' && response.status === 201) {
+          const sent = (request.body as { messages: { content: unknown }[] }).messages.map((message) => message.content);
+          expect(response.body.items.map((item: { content: unknown }) => item.content), why).toEqual(sent);
+        }
       }),
       properties,
     );
