@@ -198,6 +198,16 @@ function validOfType(type: string, schema: Schema, where: Where, options: Option
   }
 }
 
+/** (built once: fc.webUrl takes tens of milliseconds to build) */
+const webUrl = fc.webUrl({ validSchemes: ['http', 'https'], withQueryParameters: true, withFragments: true });
+
+/** fc.stringMatching builds a table of every character a class allows (~64k for [^\u0000]): once per pattern. */
+const matchingArbitraries = new Map<string, fc.Arbitrary<string>>();
+function matching(pattern: string): fc.Arbitrary<string> {
+  if (!matchingArbitraries.has(pattern)) matchingArbitraries.set(pattern, fc.stringMatching(new RegExp(pattern)));
+  return matchingArbitraries.get(pattern)!;
+}
+
 function validString(schema: Schema): fc.Arbitrary<string> {
   const min = schema.minLength ?? 0;
   const max = Math.min(schema.maxLength ?? 40, 40);
@@ -205,12 +215,10 @@ function validString(schema: Schema): fc.Arbitrary<string> {
   if (schema.format === 'date-time') return dateTime;
   if (schema.format === 'uri') {
     const pattern = schema.pattern ? new RegExp(schema.pattern) : undefined;
-    return fc
-      .webUrl({ validSchemes: ['http', 'https'], withQueryParameters: true, withFragments: true })
-      .filter((url) => url.length <= (schema.maxLength ?? Infinity) && (!pattern || pattern.test(url)));
+    return webUrl.filter((url) => url.length <= (schema.maxLength ?? Infinity) && (!pattern || pattern.test(url)));
   }
   const base = schema.pattern
-    ? fc.stringMatching(new RegExp(schema.pattern)).map((text) => (codePoints(text) > max ? [...text].slice(0, max).join('') : text))
+    ? matching(schema.pattern).map((text) => (codePoints(text) > max ? [...text].slice(0, max).join('') : text))
     : fc.string({ minLength: min, maxLength: max });
   const pattern = schema.pattern ? new RegExp(schema.pattern) : undefined;
   // Text that still fits and matches (untrimmed titles too: TitleInput's pattern counts what trimming leaves).
