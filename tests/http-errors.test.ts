@@ -100,6 +100,14 @@ describe('every error is an application/problem+json document', () => {
     expect(response.body.title).toBe('bom');
   });
 
+  it('a body that is not valid UTF-8 is a 400 malformed-json problem saying so', async () => {
+    const raw = Buffer.concat([Buffer.from('{"user_id":"u1","title":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const response = await service.api.request('POST', '/sessions', { raw, contentType: 'application/json' });
+    expect(response.status).toBe(400);
+    expect(response.body.type).toBe('/problems/malformed-json');
+    expect(response.body.detail).toMatch(/UTF-8/);
+  });
+
   it('a body just under the limit is parsed (and judged by the contract)', async () => {
     const metadata = { blob: 'x'.repeat(60 * 1024) };
     const response = await service.api.post('/sessions', { user_id: 'u1', metadata });

@@ -3,7 +3,7 @@
  * text stored byte for byte — except what PostgreSQL cannot store, refused naming the field.
  */
 import { describe, expect, it } from 'vitest';
-import { messagesOf, storedMessages, type Part } from './support/messages.ts';
+import { expectProblem, messagesOf, storedMessages, type Part } from './support/messages.ts';
 import { expectInvalid } from './support/problems.ts';
 import { useTestService } from './support/service.ts';
 
@@ -345,6 +345,16 @@ describe('what PostgreSQL cannot store is a 400 naming the field', () => {
     const { response } = await rawAppend('{"type":"text","text":"\\ud83c\\udf89"}');
     expect(response.status, response.text).toBe(201);
     expect(response.body.items[0].content[1].text).toBe('🎉');
+  });
+
+  it('bytes that are not UTF-8 are a 400 malformed-json, never stored as replacement characters', async () => {
+    const session = await messages.session();
+    const before = Buffer.from('{"messages":[{"role":"user","content":[{"type":"text","text":"a');
+    const raw = Buffer.concat([before, Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('b"}]}]}')]);
+    const response = await messages.appendRaw(session.id, raw);
+    expectProblem(response, 400, 'malformed-json');
+    expect(response.body.detail).toMatch(/UTF-8/);
+    expect(await storedMessages(service, session.id)).toEqual([]);
   });
 
   it('NUL in a model name is a 400 naming /messages/0/model', async () => {

@@ -13,14 +13,26 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     throw new AppError('unsupported_media_type', `Content-Encoding ${coding} is not accepted: send the JSON body uncompressed`);
   }
   if (Number(req.headers['content-length']) > limit) throw tooLarge(limit);
-  const text = (await readUpTo(req, limit)).toString('utf8');
+  const text = decodeUtf8(await readUpTo(req, limit));
   try {
-    const parsed: unknown = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    const parsed: unknown = JSON.parse(text);
     if (typeof parsed === 'object' && parsed !== null) return parsed;
   } catch {
     // answered below
   }
   throw new AppError('malformed_json', 'The request body is not valid JSON (it must be a JSON object)');
+}
+
+// Fatal: Buffer#toString would turn bytes that are not UTF-8 into U+FFFD, storing text the
+// client never sent. The decoder drops a leading BOM itself.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeUtf8(bytes: Buffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new AppError('malformed_json', 'The request body is not valid UTF-8 (JSON bodies are UTF-8)');
+  }
 }
 
 /** The body's bytes; past `limit` the rest is discarded unread and the request refused. */
