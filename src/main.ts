@@ -31,6 +31,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       dir: config.EMBEDDED_PG_DIR,
       port: config.EMBEDDED_PG_PORT,
       log: (line) => logger.debug({ component: 'postgres' }, line),
+      // Nothing restarts it: without this line an on-call engineer sees only 503s and ECONNREFUSED.
+      onUnexpectedExit: (code, signal) =>
+        logger.error(
+          { component: 'postgres', exit_code: code, signal, dir: config.EMBEDDED_PG_DIR },
+          'the embedded PostgreSQL exited: requests that need the database answer 503 until it is back; restart the service to start it again',
+        ),
     });
     databaseUrl = embedded.url;
   }

