@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createLogger, logFormat } from '../src/http/logging.ts';
+import { createTestDatabase } from './support/database.ts';
+import { startInstance } from './support/service.ts';
 
 const run = promisify(execFile);
 const entry = fileURLToPath(new URL('../src/start.ts', import.meta.url));
@@ -127,4 +129,23 @@ describe('the service as a process', () => {
     const output = await outputOfService({ NODE_ENV: 'production', AUTH_MODE: 'none' }, true);
     expect(JSON.parse(output.split('\n')[0]!)).toMatchObject({ msg: 'waiting for the database' });
   }, 30_000);
+});
+
+describe('the request line', () => {
+  it('of a 4xx names the problem type, so a 409 says which (here session-closed) without a body', async () => {
+    const database = await createTestDatabase();
+    const out = fakeStdout(false);
+    const service = await startInstance(database.url, {}, createLogger('info', { format: 'json', destination: out.stream }));
+    try {
+      const session = (await service.api.post('/sessions', { user_id: 'logged', status: 'closed' })).body;
+      const response = await service.api.post(`/sessions/${session.id}/messages`, { messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] });
+      expect(response.status).toBe(409);
+      const line = out.text().trim().split('\n').map((text) => JSON.parse(text)).find((entry) => entry.request_id === response.body.request_id);
+      expect(line).toMatchObject({ msg: 'request', status: 409, operation_id: 'appendMessages', problem: '/problems/session-closed' });
+      expect(JSON.stringify(line)).not.toContain('hi');
+    } finally {
+      await service.stop();
+      await database.drop();
+    }
+  });
 });

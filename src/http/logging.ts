@@ -67,8 +67,8 @@ function showValue(value: unknown): string {
 }
 
 /**
- * One line per request: method, route template, status, duration, request id and who called
- * (a service by name; a user only as "user"). Never tokens, user ids, bodies, metadata, query
+ * One line per request: method, route template, status, duration, request id, who called
+ * (a service by name; a user only as "user") and, for an error, its problem type. Never tokens, user ids, bodies, metadata, query
  * values or headers (they may carry personal data or secrets).
  */
 export function requestLogger(logger: Logger) {
@@ -83,11 +83,18 @@ export function requestLogger(logger: Logger) {
       status: ctx.status,
       caller: ctx.state.caller ? callerLabel(ctx.state.caller as Caller) : null,
       duration_ms: Math.round(durationMs * 100) / 100,
+      // Which 4xx it was (session-closed or session-full?): the type is fixed text, never input.
+      problem: ctx.status >= 400 ? problemType(ctx.body) : undefined,
     };
     const failure: unknown = ctx.state.failure;
     if (ctx.status >= 500) logger.error({ ...line, err: describeFailure(failure) }, 'request failed');
     else logger.info(line, 'request');
   };
+}
+
+function problemType(body: unknown): string | undefined {
+  const type = (body as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? type : undefined;
 }
 
 /** What on-call needs of a failure, without the SQL values or payloads some errors carry. */
