@@ -57,6 +57,14 @@ export interface paths {
          * @description Lists sessions matching every given filter, in the order of `sort` (ties broken by `id`).
          *     Soft-deleted sessions are hidden unless `include_deleted=true`. Page with either `offset`
          *     or `cursor` (not both); `next_cursor` is `null` on the last page.
+         *
+         *     Within one user (`user_id`, which a user token always has) every sort is index-served:
+         *     a page costs the same whatever its depth and the table's size, and `q`, `metadata` and
+         *     `status` filter that user's sessions. Across users (a service token without `user_id`) only
+         *     `sort=created_at`/`-created_at` is index-served; `q`, `metadata`, `status`, the other sorts
+         *     and `include_total` scan every user's sessions, bounded by the server's statement timeout:
+         *     one that runs out of time is a 422 `/problems/query-too-broad` (give `user_id`, or narrow
+         *     by `created_after`/`created_before`), not a 503.
          */
         get: operations["listSessions"];
         put?: never;
@@ -830,6 +838,19 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description A list across users ran out of time (the server's statement timeout): what it asks for is
+         *     a scan of every user's sessions. Give `user_id`, or narrow it by `created_at`.
+         */
+        QueryTooBroad: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is larger than the server accepts. */
         PayloadTooLarge: {
             headers: {
@@ -1072,7 +1093,8 @@ export interface operations {
                  */
                 include_deleted?: boolean;
                 /**
-                 * @description Case-insensitive substring of the title; `%` and `_` match literally.
+                 * @description Case-insensitive substring of the title; `%` and `_` match literally. A filter over the
+                 *     listed sessions, not an index lookup: across users it may be a 422 `/problems/query-too-broad`.
                  * @example report
                  */
                 q?: string;
@@ -1088,7 +1110,8 @@ export interface operations {
                 created_before?: string;
                 /**
                  * @description `metadata[KEY]=VALUE`: only sessions whose metadata has the top-level key `KEY` with the
-                 *     string value `VALUE`. Several keys combine with AND.
+                 *     string value `VALUE`. Several keys combine with AND. A filter over the listed sessions,
+                 *     not an index lookup: across users it may be a 422 `/problems/query-too-broad`.
                  * @example {
                  *       "source": "web"
                  *     }
@@ -1143,6 +1166,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             414: components["responses"]["UriTooLong"];
+            422: components["responses"]["QueryTooBroad"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -22,6 +22,7 @@ export type ErrorKind =
   | 'uri_too_long'
   | 'unsupported_media_type'
   | 'idempotency_key_reused'
+  | 'query_too_broad'
   | 'service_unavailable'
   | 'internal_error';
 

@@ -46,6 +46,7 @@ const answerable: { status: string; when: (operation: Operation) => boolean; by:
   { status: '304', when: (operation) => hasParameter(operation, 'If-None-Match'), by: 'handlers.ts (ETag matches)' },
   { status: '409', when: (operation) => hasParameter(operation, 'Idempotency-Key'), by: 'idempotency/store.ts (in progress)' },
   { status: '422', when: (operation) => hasParameter(operation, 'Idempotency-Key'), by: 'idempotency/store.ts (key reused)' },
+  { status: '422', when: (operation) => operation.operationId === 'listSessions', by: 'sessions/service.ts (a list across users ran out of time)' },
 ];
 
 const named = operations.map((operation) => [`${operation.operationId} (${operation.method} ${operation.path})`, operation] as const);

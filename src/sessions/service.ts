@@ -1,5 +1,5 @@
 import { uuidv7 } from '../ids.ts';
-import { type CommonQueryMethods, type DatabasePool, sql } from 'slonik';
+import { type CommonQueryMethods, type DatabasePool, sql, StatementTimeoutError } from 'slonik';
 import { z } from 'zod';
 import type { ContractRequest, Schemas } from '../contract/types.ts';
 import { type Retry, retrying } from '../db/retry.ts';
@@ -150,11 +150,13 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
       const after = query.cursor ? cursors.decode(query.cursor, binding) : undefined;
       const conditions = after ? [...filters, sort.after(after)] : filters;
 
-      const rows = await reads.any(sql.type(sessionRow)`
-        SELECT ${columns} FROM chat_sessions
-        WHERE ${and(conditions)}
-        ORDER BY ${sort.orderBy}
-        LIMIT ${limit + 1} OFFSET ${query.offset ?? 0}`);
+      const rows = await boundedScan(query, () =>
+        reads.any(sql.type(sessionRow)`
+          SELECT ${columns} FROM chat_sessions
+          WHERE ${and(conditions)}
+          ORDER BY ${sort.orderBy}
+          LIMIT ${limit + 1} OFFSET ${query.offset ?? 0}`),
+      );
 
       const items = rows.slice(0, limit).map((row) => row.session);
       const last = items.at(-1);
@@ -164,7 +166,7 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
         next_cursor: rows.length > limit && last ? cursors.encode(binding, sort.positionOf(last)) : null,
       };
       if (query.offset !== undefined) page.offset = query.offset;
-      if (query.include_total) page.total = await countMatching(reads, filters);
+      if (query.include_total) page.total = await boundedScan(query, () => countMatching(reads, filters));
       return page;
     },
   };
@@ -216,6 +218,26 @@ export function preconditionFailed(currentEtag: string, what = 'session'): AppEr
   return new AppError('precondition_failed', `The ${what} has changed: its ETag is now ${currentEtag}`, {
     headers: { ETag: currentEtag },
   });
+}
+
+/**
+ * Across users only the created_at order has an index of its own (sql/1764064800004): `q`,
+ * `metadata`, `status`, the other sorts and `include_total` are scans of every user's sessions,
+ * bounded by the statement timeout. One that runs out of time says the query is too broad for
+ * the table, not that the database is down: a 422 telling how to narrow it, not a 503 inviting
+ * the same request again. Within one user the pages are index-served, so a timeout there stays
+ * a 503 (an overloaded database).
+ */
+async function boundedScan<T>(query: ListQuery, scan: () => Promise<T>): Promise<T> {
+  try {
+    return await scan();
+  } catch (error) {
+    if (!(error instanceof StatementTimeoutError) || query.user_id !== undefined) throw error;
+    throw new AppError(
+      'query_too_broad',
+      'Listing across users ran out of time: give user_id, or narrow it with created_after/created_before and sort=created_at or -created_at',
+    );
+  }
 }
 
 async function countMatching(db: CommonQueryMethods, filters: ReturnType<typeof sql.fragment>[]): Promise<number> {
@@ -279,7 +301,7 @@ type Sort = {
   positionOf: (session: Session) => CursorPosition;
 };
 
-/** Each sort is a (key, id) keyset served by an index of the same shape (see sql/). */
+/** Each sort is a (key, id) keyset, served per user by an index of the same shape (see sql/). */
 function keyset(key: 'created_at' | 'updated_at' | 'title', descending: boolean): Sort {
   const expression = key === 'title' ? sql.fragment`coalesce(title, '')` : sql.identifier([key]);
   const direction = descending ? sql.fragment`DESC` : sql.fragment`ASC`;
