@@ -25,6 +25,8 @@ const schema = z.object({
   DB_CONNECTION_TIMEOUT_MS: boundedInt(100, 60_000, 3_000),
   // How long start-up waits for the database before giving up.
   DB_STARTUP_TIMEOUT_MS: boundedInt(0, 3_600_000, 60_000),
+  // Named prepared statements on the hot paths; `off` behind a transaction-mode pooler that cannot carry them.
+  DB_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
   CORS_ORIGINS: z
     .string()
     .default('')

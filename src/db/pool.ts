@@ -1,6 +1,7 @@
 import { createPool, createTypeParserPreset, SchemaValidationError, type DatabasePool, type Interceptor } from 'slonik';
 import type { Config } from '../config.ts';
 import { databaseTarget } from './connection.ts';
+import { unnamedStatements } from './prepared.ts';
 import type { ReachedDatabase, SessionTimeouts } from './wait.ts';
 
 /**
@@ -81,8 +82,10 @@ export function createDatabasePool(database: string | ReachedDatabase, config: C
     tracing: false,
     // Slonik sends DISCARD ALL after every query by default: a round trip per statement to undo
     // session state we never create (no SET, temporary tables or LISTEN; transactions always end).
+    // It must stay off for prepared statements (src/db/prepared.ts): DISCARD ALL drops them while
+    // node-postgres still believes the connection has them.
     resetConnection: async () => {},
-    interceptors: [parseRowsWithTheirSchema],
+    interceptors: config.DB_PREPARED_STATEMENTS === 'on' ? [parseRowsWithTheirSchema] : [parseRowsWithTheirSchema, unnamedStatements],
     typeParsers,
   });
 }

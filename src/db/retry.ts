@@ -10,7 +10,8 @@ import {
 /**
  * What a failed database call means for a retry:
  * - `connection`: no connection could be had, so nothing was sent (safe to retry);
- * - `transient`: a serialization failure or deadlock rolled the statement back (safe to retry);
+ * - `transient`: a serialization failure or deadlock rolled the statement back, or a prepared
+ *   statement the connection believed in was not there (`stalePreparedStatement`): safe to retry;
  * - `terminated`: the connection died after the statement was sent: it may or may not have been
  *   applied (retry only what is safe to apply twice);
  * - `timeout`: the statement ran out of time and was cancelled (the database is overloaded: do not
@@ -25,6 +26,19 @@ const sqlStateOf = (error: unknown): string | undefined => {
   return typeof code === 'string' ? code : undefined;
 };
 
+/**
+ * A named statement (src/db/prepared.ts) that failed before it ran: its connection's idea of what
+ * is prepared was wrong — the statement is gone (26000: a pooler ran DISCARD ALL, or sent it to
+ * another server connection), already there (42P05: a server connection another client prepared
+ * it on), or planned for a table whose columns' types a migration changed since (0A000). Nothing
+ * was executed (in a transaction, the transaction is rolled back), and Slonik destroys a
+ * connection whose query failed, so the retry runs on a connection that prepares it afresh.
+ */
+function stalePreparedStatement(state: string | undefined, error: unknown): boolean {
+  if (state === '26000' || state === '42P05') return true;
+  return state === '0A000' && error instanceof Error && /cached plan must not change result type/.test(error.message);
+}
+
 /** A retried call that finally failed after an attempt whose outcome is unknown. */
 export class OutcomeUnknownError extends Error {
   constructor(cause: unknown) {
@@ -38,7 +52,7 @@ export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof StatementTimeoutError) return 'timeout';
   if (error instanceof BackendTerminatedError || error instanceof BackendTerminatedUnexpectedlyError) return 'terminated';
   const state = sqlStateOf(error);
-  if (state === '40001' || state === '40P01') return 'transient';
+  if (state === '40001' || state === '40P01' || stalePreparedStatement(state, error)) return 'transient';
   // Class 08 (connection exception), 57P0x (server shutting down, crashed, starting up).
   if (state?.startsWith('08') || /^57P0[1-3]$/.test(state ?? '')) return 'terminated';
   if (error instanceof Error && /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection terminated/i.test(error.message)) {

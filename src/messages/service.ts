@@ -2,6 +2,7 @@ import { uuidv7 } from '../ids.ts';
 import { type CommonQueryMethods, type DatabasePool, sql, UniqueIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import type { ContractRequest, Schemas } from '../contract/types.ts';
+import { prepared } from '../db/prepared.ts';
 import { type Retry, retrying } from '../db/retry.ts';
 import { AppError, notFound } from '../errors.ts';
 import { etagOf, type Precondition, satisfies } from '../http/etag.ts';
@@ -60,6 +61,10 @@ const messageRow = z
     etag: etagOf(row.version),
     version: row.version,
   }));
+
+const appendedRow = messageRow.and(z.object({ session_version: z.number().int() }));
+const listedRow = messageRow.and(z.object({ message_count: z.number().int() }));
+const appendedTextRow = z.object({ id: z.string(), seq: z.number(), status: z.string(), updated_at: z.string(), version: z.number() });
 
 /** What a write needs to know of a message and its session before it decides. */
 const stateRow = z.object({
@@ -181,7 +186,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
       const n = batch.length;
       const appendOnce = async () => {
         try {
-          const rows = await db.any(sql.type(messageRow.and(z.object({ session_version: z.number().int() })))`
+          const rows = await db.any(prepared('append_messages', appendedRow)`
             WITH locked AS (
               SELECT id, current_message_id, last_seq FROM chat_sessions
               WHERE id = ${sessionId} AND ${ownedBy(owner)}
@@ -218,7 +223,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
     },
 
     async get(sessionId: string, messageId: string, owner?: string): Promise<MessageWithEtag> {
-      const found = await repeatable.maybeOne(sql.type(messageRow)`
+      const found = await repeatable.maybeOne(prepared('get_message', messageRow)`
         SELECT ${effectiveColumns} FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
         WHERE m.id = ${messageId} AND m.session_id = ${sessionId} AND ${ownedBy(owner, sql.fragment`s.user_id`)}`);
       if (!found) return missingMessage(repeatable, sessionId, messageId, owner);
@@ -236,7 +241,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
         query.before_seq !== undefined && sql.fragment`m.seq < ${query.before_seq}`,
         query.role !== undefined && sql.fragment`m.role = ANY(${sql.array(query.role, 'text')})`,
       ].filter((condition) => condition !== false);
-      const rows = await repeatable.any(sql.type(messageRow.and(z.object({ message_count: z.number().int() })))`
+      const rows = await repeatable.any(prepared('list_messages', listedRow)`
         SELECT ${effectiveColumns}, s.message_count
         FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
         WHERE ${sql.join(conditions, sql.fragment` AND `)}
@@ -325,7 +330,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
       const added = sql.fragment`CASE WHEN ${lastIsText} THEN ${toText}
         ELSE ${asPart} + (jsonb_array_length(m.content) > 0)::int END`;
       const appendOnce = async () => {
-        const updated = await writes.maybeOne(sql.type(z.object({ id: z.string(), seq: z.number(), status: z.string(), updated_at: z.string(), version: z.number() }))`
+        const updated = await writes.maybeOne(prepared('append_text', appendedTextRow)`
           UPDATE chat_messages m
           SET content = CASE WHEN ${lastIsText}
                 THEN jsonb_set(m.content, ARRAY[(jsonb_array_length(m.content) - 1)::text, 'text'],

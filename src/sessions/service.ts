@@ -2,6 +2,7 @@ import { uuidv7 } from '../ids.ts';
 import { type CommonQueryMethods, type DatabasePool, sql, StatementTimeoutError } from 'slonik';
 import { z } from 'zod';
 import type { ContractRequest, Schemas } from '../contract/types.ts';
+import { prepared } from '../db/prepared.ts';
 import { type Retry, retrying } from '../db/retry.ts';
 import { AppError, type FieldError, notFound, validationFailed } from '../errors.ts';
 import type { CursorCodec, CursorPosition } from './cursor.ts';
@@ -46,6 +47,8 @@ const sessionRow = z
     version: row.version,
   }));
 
+const idRow = z.object({ id: z.string() });
+
 const columns = sql.fragment`id, user_id, title, status, is_active, metadata, message_count, last_message_at, created_at, updated_at, version`;
 
 // Strictly increasing even for two writes within one millisecond (the column keeps milliseconds).
@@ -66,7 +69,7 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
      */
     async create(input: Schemas['SessionCreate'] & { user_id: string }, db: CommonQueryMethods = reads): Promise<SessionWithEtag> {
       const id = uuidv7();
-      return db.one(sql.type(sessionRow)`
+      return db.one(prepared('create_session', sessionRow)`
         WITH inserted AS (
           INSERT INTO chat_sessions (id, user_id, title, status, metadata)
           VALUES (
@@ -86,7 +89,7 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
 
     /** `owner`, when given, is the only user whose session may be found: others' are "missing". */
     async get(id: string, owner?: string): Promise<SessionWithEtag> {
-      const found = await reads.maybeOne(sql.type(sessionRow)`
+      const found = await reads.maybeOne(prepared('get_session', sessionRow)`
         SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND ${ownedBy(owner)}`);
       return found ?? missing(id);
     },
@@ -124,7 +127,7 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
 
     /** Soft delete is idempotent: deleting a deleted session changes nothing and succeeds. */
     async softDelete(id: string, precondition?: Precondition, owner?: string): Promise<void> {
-      const deleted = await writes.maybeOne(sql.type(z.object({ id: z.string() }))`
+      const deleted = await writes.maybeOne(prepared('soft_delete_session', idRow)`
         UPDATE chat_sessions SET is_active = false, ${touched}
         WHERE id = ${id} AND ${ownedBy(owner)} AND is_active AND ${versionMatches(precondition)}
         RETURNING id`);
@@ -151,7 +154,7 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
       const conditions = after ? [...filters, sort.after(after)] : filters;
 
       const rows = await boundedScan(query, () =>
-        reads.any(sql.type(sessionRow)`
+        reads.any(prepared('list_sessions', sessionRow)`
           SELECT ${columns} FROM chat_sessions
           WHERE ${and(conditions)}
           ORDER BY ${sort.orderBy}
@@ -185,7 +188,7 @@ async function updateRow(
   assignments: ReturnType<typeof sql.fragment>[],
   precondition?: Precondition,
 ) {
-  return db.maybeOne(sql.type(sessionRow)`
+  return db.maybeOne(prepared('update_session', sessionRow)`
     UPDATE chat_sessions SET ${sql.join([...assignments, touched], sql.fragment`, `)}
     WHERE id = ${id} AND ${ownedBy(owner)} AND ${versionMatches(precondition)}
     RETURNING ${columns}`);
