@@ -18,6 +18,7 @@ describe('configuration from the environment', () => {
       MESSAGES_BODY_LIMIT: 4 * 1024 * 1024,
       MAX_MESSAGES_PER_SESSION: 100_000,
       IN_PROGRESS_TIMEOUT_S: 600,
+      DB_PREPARED_STATEMENTS: 'on',
     });
     expect(config.DATABASE_URL).toBeUndefined();
   });
@@ -40,6 +41,7 @@ describe('configuration from the environment', () => {
     ['IN_PROGRESS_TIMEOUT_S', '0'],
     ['IN_PROGRESS_TIMEOUT_S', '10m'],
     ['LOG_FORMAT', 'yaml'],
+    ['DB_PREPARED_STATEMENTS', 'true'],
   ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}: `));
   });
@@ -48,6 +50,11 @@ describe('configuration from the environment', () => {
     expect(loadConfig({}).LOG_FORMAT).toBeUndefined();
     expect(loadConfig({ LOG_FORMAT: 'json' }).LOG_FORMAT).toBe('json');
     expect(loadConfig({ LOG_FORMAT: 'pretty' }).LOG_FORMAT).toBe('pretty');
+  });
+
+  it('DB_PREPARED_STATEMENTS is on or off (off: behind a transaction-mode pooler that cannot carry named statements)', () => {
+    expect(loadConfig({ DB_PREPARED_STATEMENTS: 'off' }).DB_PREPARED_STATEMENTS).toBe('off');
+    expect(loadConfig({ DB_PREPARED_STATEMENTS: 'on' }).DB_PREPARED_STATEMENTS).toBe('on');
   });
 
   it('splits CORS_ORIGINS on commas and trims them', () => {

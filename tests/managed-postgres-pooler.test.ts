@@ -147,4 +147,87 @@ describe.skipIf(pgbouncerMissing)('behind PgBouncer in transaction mode', () => 
       await instance.exited;
     }
   });
+
+  /** Sessions created, then read, listed and renamed by 16 concurrent clients: the statuses answered, by count. */
+  async function concurrentLoad(url: string): Promise<Record<number, number>> {
+    const statuses: Record<number, number> = {};
+    const count = (status: number) => (statuses[status] = (statuses[status] ?? 0) + 1);
+    const call = async (path: string, init: RequestInit = {}) => {
+      const response = await fetch(`${url}/api/v1${path}`, { ...init, headers: { 'content-type': 'application/json' } });
+      count(response.status);
+      return response.ok ? ((await response.json()) as { id: string }) : (await response.body?.cancel(), undefined);
+    };
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, worker) => {
+        for (let i = 0; i < 10; i++) {
+          const created = await call('/sessions', { method: 'POST', body: JSON.stringify({ user_id: `load_${worker}`, title: `${i}` }) });
+          if (!created) continue;
+          await call(`/sessions/${created.id}`);
+          await call(`/sessions?user_id=load_${worker}&limit=5`);
+          await call(`/sessions/${created.id}`, { method: 'PATCH', body: JSON.stringify({ title: `${i} renamed` }) });
+        }
+      }),
+    );
+    return statuses;
+  }
+
+  describe('prepared statements (DB_PREPARED_STATEMENTS)', () => {
+    it('off: serves every request under concurrent load', async () => {
+      const database = await emptyDatabase();
+      const instance = spawnService({ DATABASE_URL: through('pgbouncer', database, OWNER), DB_PREPARED_STATEMENTS: 'off' });
+      try {
+        expect(await concurrentLoad(await instance.ready)).toEqual({ 200: 480, 201: 160 });
+      } finally {
+        instance.process.kill('SIGTERM');
+        await instance.exited;
+      }
+    });
+
+    it('on: PgBouncer 1.18 cannot carry them: requests fail, as 503s (never a 500)', async () => {
+      const database = await emptyDatabase();
+      const instance = spawnService({ DATABASE_URL: through('pgbouncer', database, OWNER) });
+      try {
+        const statuses = await concurrentLoad(await instance.ready);
+        expect(Object.keys(statuses).map(Number).every((status) => [200, 201, 503].includes(status))).toBe(true);
+        expect(statuses[503]).toBeGreaterThan(0);
+        // What on-call reads in the 503s' log lines: the pooler sent a statement where it is not prepared, or is.
+        expect(instance.logs.join('\n')).toMatch(/prepared statement \\"[a-z_]+_[0-9a-f]{16}\\" (does not exist|already exists)/);
+      } finally {
+        instance.process.kill('SIGTERM');
+        await instance.exited;
+      }
+    });
+
+    it('on, behind a pooler that discards them after every transaction (DISCARD ALL): every request is served', async () => {
+      const discarding = await startPgBouncer({
+        backendPort: postgres.port,
+        users: { [OWNER.user]: OWNER.password },
+        settings: { server_reset_query: 'DISCARD ALL', server_reset_query_always: '1' },
+      });
+      const database = await emptyDatabase();
+      const instance = spawnService({ DATABASE_URL: `postgres://${OWNER.user}:${OWNER.password}@127.0.0.1:${discarding.port}/${database}` });
+      try {
+        const url = await instance.ready;
+        const statuses: number[] = [];
+        for (let i = 0; i < 10; i++) {
+          const created = await fetch(`${url}/api/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: 'discarded', title: `${i}` }) });
+          statuses.push(created.status);
+          const { id } = (await created.json()) as { id: string };
+          for (const path of [`/sessions/${id}`, '/sessions?user_id=discarded']) {
+            const read = await fetch(`${url}/api/v1${path}`);
+            await read.body?.cancel();
+            statuses.push(read.status);
+          }
+        }
+        expect(statuses).toEqual(Array.from({ length: 10 }, () => [201, 200, 200]).flat());
+        // Each statement a connection had prepared was gone at its next use: retried on a fresh connection.
+        const metrics = await (await fetch(`${url}/metrics`)).text();
+        expect(metrics).toMatch(/^db_retries_total\{kind="transient"\} [1-9]/m);
+      } finally {
+        instance.process.kill('SIGTERM');
+        await instance.exited;
+        await discarding.stop();
+      }
+    });
+  });
 });
