@@ -407,6 +407,10 @@ describe('metrics after the faults', () => {
     expect(sum('db_errors_total')).toBeGreaterThan(0);
     expect(sum('db_retries_total')).toBeGreaterThan(0);
     expect(text).toMatch(/^db_errors_total\{kind="terminated"\} \d+/m);
+    // The load's statements are named prepared statements (the default): connections opened after a
+    // restart start with none, so none was ever missing ("prepared statement … does not exist" is
+    // counted as transient; nothing else here is: no deadlocks, no serializable transactions).
+    expect(text).not.toMatch(/^db_errors_total\{kind="transient"\} [1-9]/m);
     expect(text).toMatch(/^http_requests_total\{operation="createSession",status="503"\} \d+/m);
     expect(text).toMatch(/^http_requests_total\{operation="appendMessages",status="503"\} \d+/m);
     expect(text).toMatch(/^db_pool_waiting \d+/m);

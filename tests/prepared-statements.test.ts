@@ -78,6 +78,15 @@ describe('named prepared statements on the hot paths', () => {
     for (const statement of statements) expect(statement, statement.name).toMatchObject({ executions: 2 });
   });
 
+  it('a list whose best plan depends on its values (search term, metadata, time range) is planned per request', async () => {
+    const services = await servicesOnOneConnection(database.url, 'on');
+    pools.push(services.pool);
+    for (const filter of [{ q: 'hot' }, { metadata: { a: '1' } }, { created_after: '2020-01-01T00:00:00Z' }]) {
+      await services.sessions.list({ user_id: 'prepared', sort: '-created_at', limit: 20, ...filter }, 'prepared');
+    }
+    expect(await services.statements()).toEqual([]);
+  });
+
   it('with DB_PREPARED_STATEMENTS=off the same requests prepare nothing', async () => {
     const services = await servicesOnOneConnection(database.url, 'off');
     pools.push(services.pool);

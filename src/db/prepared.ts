@@ -6,8 +6,8 @@ type RowSchema = Parameters<typeof sql.type>[0];
 /**
  * Most texts one statement may prepare. A statement's text varies with its optional parts
  * (filters, sort, owner, If-Match), so each name stands for a family of texts; the common ones
- * come first and stay prepared, a rare one past the bound simply runs unnamed. With ten families
- * that is at most ~160 prepared statements per connection (each a few KB of the backend's memory).
+ * come first and stay prepared, a rare one past the bound simply runs unnamed. With nine statements
+ * that is at most 144 prepared per connection (each a few KB of the backend's memory).
  */
 const TEXTS_PER_STATEMENT = 16;
 

@@ -153,8 +153,11 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
       const after = query.cursor ? cursors.decode(query.cursor, binding) : undefined;
       const conditions = after ? [...filters, sort.after(after)] : filters;
 
+      // A search term, a metadata filter or a time range makes the best plan depend on the value
+      // (a generic prepared plan fits one term and not the next): those are planned per request.
+      const valueSensitive = query.q !== undefined || query.metadata !== undefined || query.created_after !== undefined || query.created_before !== undefined;
       const rows = await boundedScan(query, () =>
-        reads.any(prepared('list_sessions', sessionRow)`
+        reads.any((valueSensitive ? sql.type(sessionRow) : prepared('list_sessions', sessionRow))`
           SELECT ${columns} FROM chat_sessions
           WHERE ${and(conditions)}
           ORDER BY ${sort.orderBy}
