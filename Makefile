@@ -85,9 +85,11 @@ migrate: $(INSTALLED)
 bench-dispatch: $(INSTALLED)
 	node bench/dispatch.ts
 
-# Our service against a minimal floor (bench/floor.ts) on a seeded PostgreSQL, interleaved;
-# writes bench/results/latest.{md,json}. BENCH_ROWS=1000000 for a larger table, BENCH_SCALE=1 for
-# the list scenarios at 100k vs 1M rows (see docs/performance.md).
+# Our service against two minimal floors (bench/floor.ts on our schema, and on the original
+# design's table) on a seeded PostgreSQL, interleaved, then the ladder and ours under a 256 MB
+# memory limit (a cgroup; BENCH_MEMORY=0 skips it); writes bench/results/latest.{md,json}.
+# BENCH_ROWS=1000000 for a larger table, BENCH_SCALE=1 for the list scenarios at 100k vs 1M rows
+# (see docs/performance.md).
 bench: dist/.built
 	node bench/run.ts
 

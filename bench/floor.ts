@@ -10,6 +10,12 @@
  * Not a server to run in production: it trusts every request. `make bench` starts it as a
  * separate process: DATABASE_URL=… PORT=… node bench/floor.ts
  *
+ * FLOOR_SCHEMA=original: the same server on the original design's table (bench/lib/original.ts:
+ * eight columns, two one-column indexes, no version or message counters), with the same
+ * statements minus the columns that table lacks (ETags from updated_at), except an append,
+ * which has no counters to read and numbers its messages after the session's newest
+ * (originalAppendStatement in bench/lib/message-sql.ts). `make bench` runs it beside the floor.
+ *
  * Two knobs, for bench/pg-cpu.ts only (make bench uses neither):
  * - FLOOR_DISCARD_ALL=1: do what Slonik's pool does by default on every release, a `DISCARD ALL`
  *   on the connection before it goes back to the pool;
@@ -19,12 +25,14 @@ import { uuidv7 } from '../src/ids.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
 import { floorCursor, parseFloorCursor } from './lib/floor-cursor.ts';
-import { appendStatement, appendTextStatement, listStatement, type MessageCreate } from './lib/message-sql.ts';
+import { appendStatement, appendTextStatement, listStatement, type MessageCreate, originalAppendStatement } from './lib/message-sql.ts';
 
 const BASE = '/api/v1';
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('DATABASE_URL is required');
 const port = Number(process.env.PORT ?? 8081);
+const original = process.env.FLOOR_SCHEMA === 'original';
+if (!original && (process.env.FLOOR_SCHEMA ?? 'ours') !== 'ours') throw new Error(`FLOOR_SCHEMA must be ours or original, not ${process.env.FLOOR_SCHEMA}`);
 
 const pgPool = new pg.Pool({
   connectionString: databaseUrl,
@@ -57,7 +65,9 @@ const pool: Queryable =
     : (pgPool as Queryable);
 
 // The statements of src/sessions/service.ts, as Slonik sends them (its fragments become $n).
-const COLUMNS = 'id, user_id, title, status, is_active, metadata, message_count, last_message_at, created_at, updated_at, version';
+const COLUMNS = original
+  ? 'id, user_id, title, status, is_active, metadata, created_at, updated_at'
+  : 'id, user_id, title, status, is_active, metadata, message_count, last_message_at, created_at, updated_at, version';
 // `AND TRUE`: where the service puts its owner check (AUTH_MODE=none) and its If-Match check.
 const GET = `SELECT ${COLUMNS} FROM chat_sessions WHERE id = $1 AND TRUE`;
 const LIST_FIRST = `
@@ -70,7 +80,7 @@ const LIST_AFTER = `
         WHERE user_id = $1 AND is_active AND ("created_at", id) < ($2::timestamptz, $3::uuid)
         ORDER BY "created_at" DESC, id DESC
         LIMIT $4 OFFSET $5`;
-const TOUCHED = `updated_at = greatest(now(), updated_at + interval '1 millisecond'), version = version + 1`;
+const TOUCHED = `updated_at = greatest(now(), updated_at + interval '1 millisecond')${original ? '' : ', version = version + 1'}`;
 
 type Row = {
   id: string;
@@ -79,12 +89,15 @@ type Row = {
   status: string;
   is_active: boolean;
   metadata: Record<string, unknown>;
-  message_count: number;
-  last_message_at: Date | null;
+  message_count?: number;
+  last_message_at?: Date | null;
   created_at: Date;
   updated_at: Date;
-  version: number;
+  /** Absent on the original table: its ETag comes from updated_at. */
+  version?: number;
 };
+
+const etag = (row: Row) => `"${row.version ?? row.updated_at.getTime()}"`;
 
 const session = ({ version: _version, last_message_at, created_at, updated_at, ...rest }: Row) => ({
   ...rest,
@@ -109,7 +122,7 @@ async function get(res: ServerResponse, id: string): Promise<void> {
   const { rows } = await pool.query<Row>(GET, [id]);
   const row = rows[0];
   if (!row) return reply(res, 404, { status: 404, title: 'Not Found' });
-  reply(res, 200, session(row), { ETag: `"${row.version}"` });
+  reply(res, 200, session(row), { ETag: etag(row) });
 }
 
 async function list(res: ServerResponse, query: URLSearchParams): Promise<void> {
@@ -155,7 +168,7 @@ async function create(res: ServerResponse, body: Record<string, unknown>): Promi
     values,
   );
   const row = rows[0]!;
-  reply(res, 201, session(row), { Location: `${BASE}/sessions/${row.id}`, ETag: `"${row.version}"` });
+  reply(res, 201, session(row), { Location: `${BASE}/sessions/${row.id}`, ETag: etag(row) });
 }
 
 async function update(res: ServerResponse, id: string, body: Record<string, unknown>): Promise<void> {
@@ -174,28 +187,43 @@ async function update(res: ServerResponse, id: string, body: Record<string, unkn
   );
   const row = rows[0];
   if (!row) return reply(res, 404, { status: 404, title: 'Not Found' });
-  reply(res, 200, session(row), { ETag: `"${row.version}"` });
+  reply(res, 200, session(row), { ETag: etag(row) });
 }
 
 type MessageRow = Record<string, unknown> & { version: number; created_at: Date; updated_at: Date };
 
-const message = ({ version: _version, message_count: _count, session_version: _sv, created_at, updated_at, ...rest }: MessageRow) => ({
+const message = ({ version: _version, message_count: _count, session_version: _sv, session_updated_at: _su, created_at, updated_at, ...rest }: MessageRow) => ({
   ...rest,
   created_at: created_at.toISOString(),
   updated_at: updated_at.toISOString(),
 });
 
 async function appendMessages(res: ServerResponse, sessionId: string, body: Record<string, unknown>): Promise<void> {
+  if (original) return appendOriginal(res, sessionId, body.messages as MessageCreate[]);
   const { text, values } = appendStatement(sessionId, body.messages as MessageCreate[]);
   const { rows } = await pool.query<MessageRow & { session_version: number }>(text, values);
   if (!rows.length) return reply(res, 404, { status: 404, title: 'Not Found' });
   reply(res, 201, { items: rows.map(message) }, { ETag: `"${rows[0]!.session_version}"` });
 }
 
+/** The original table's append: sent again when a concurrent append to the same session took its seq. */
+async function appendOriginal(res: ServerResponse, sessionId: string, batch: MessageCreate[]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const { text, values } = originalAppendStatement(sessionId, batch);
+    try {
+      const { rows } = await pool.query<MessageRow & { session_updated_at: Date }>(text, values);
+      if (!rows.length) return reply(res, 404, { status: 404, title: 'Not Found' });
+      return reply(res, 201, { items: rows.map(message) }, { ETag: `"${rows[0]!.session_updated_at.getTime()}"` });
+    } catch (error) {
+      if ((error as { code?: string }).code !== '23505' || attempt >= 5) throw error;
+    }
+  }
+}
+
 async function listMessages(res: ServerResponse, sessionId: string, query: URLSearchParams): Promise<void> {
   const limit = Number(query.get('limit') ?? 20);
   const order = query.get('order') === 'asc' ? 'asc' : 'desc';
-  const { text, values } = listStatement(sessionId, limit, order);
+  const { text, values } = listStatement(sessionId, limit, order, !original);
   const { rows } = await pool.query<MessageRow>(text, values);
   if (!rows.length) return reply(res, 404, { status: 404, title: 'Not Found' });
   reply(res, 200, { items: rows.slice(0, limit).map(message), limit, order, has_more: rows.length > limit });

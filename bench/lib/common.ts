@@ -22,7 +22,7 @@ const env = (name: string, fallback: number) => {
 export const config = {
   rows: env('BENCH_ROWS', 100_000),
   users: env('BENCH_USERS', 1_000),
-  seconds: env('BENCH_SECONDS', 5),
+  seconds: env('BENCH_SECONDS', 4),
   warmup_seconds: env('BENCH_WARMUP', 1),
   rounds: env('BENCH_ROUNDS', 3),
   connections: env('BENCH_CONNECTIONS', 16),
@@ -47,17 +47,18 @@ function oursEnv(url: string): Record<string, string> {
 /** Our service as production runs it: the build in dist/ (`make bench` builds it first). */
 export const OURS_ENTRY = 'dist/src/start.js';
 
-export async function startOurs(name: string, url: string, nodeOptions: string[] = [], entry = OURS_ENTRY): ReturnType<typeof startServer> {
+export async function startOurs(name: string, url: string, nodeOptions: string[] = [], entry = OURS_ENTRY, onSpawn?: (pid: number) => void): ReturnType<typeof startServer> {
   if (!existsSync(join(ROOT, entry))) throw new Error(`${entry} is missing: run make build (make bench does)`);
-  const started = await startServer({ name, args: [...nodeOptions, entry], env: oursEnv(url), port: await freePort() });
+  const started = await startServer({ name, args: [...nodeOptions, entry], env: oursEnv(url), port: await freePort(), ...(onSpawn ? { onSpawn } : {}) });
   started.server.restart = async () => (await startOurs(name, url, nodeOptions, entry)).server;
   return started;
 }
 
-export async function startFloor(name: string, url: string): ReturnType<typeof startServer> {
-  const env = { DATABASE_URL: url, DB_POOL_SIZE: String(config.pool_size) };
+/** bench/floor.ts on our schema, or (`original`) on the original design's table (bench/lib/original.ts). */
+export async function startFloor(name: string, url: string, schema: 'ours' | 'original' = 'ours'): ReturnType<typeof startServer> {
+  const env = { DATABASE_URL: url, DB_POOL_SIZE: String(config.pool_size), FLOOR_SCHEMA: schema };
   const started = await startServer({ name, args: ['bench/floor.ts'], env, port: await freePort() });
-  started.server.restart = async () => (await startFloor(name, url)).server;
+  started.server.restart = async () => (await startFloor(name, url, schema)).server;
   return started;
 }
 
@@ -148,9 +149,10 @@ export async function interleave(
   postmasterPid: number | undefined,
   urlOf: (server: Server) => string,
   byRound = false,
+  roundCount = config.rounds,
 ): Promise<Measurement[]> {
   const runs: Measurement[] = [];
-  const rounds = Array.from({ length: config.rounds }, (_, round) => round);
+  const rounds = Array.from({ length: roundCount }, (_, round) => round);
   const plan = byRound
     ? rounds.flatMap((round) => (round % 2 === 0 ? scenarios : [...scenarios].reverse()).map((scenario) => ({ scenario, round })))
     : scenarios.flatMap((scenario) => rounds.map((round) => ({ scenario, round })));

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { floorCursor } from './floor-cursor.ts';
 import { type Fixtures, type MessageFixtures, type ScenarioName } from './load.ts';
-import { appendStatement } from './message-sql.ts';
+import { appendStatement, originalAppendStatement } from './message-sql.ts';
 import type { Cluster } from './postgres.ts';
 import { withClient } from './postgres.ts';
 import { LIST_LONG, LIST_SHORT, POWER_USERS, userId } from './seed.ts';
@@ -26,13 +26,21 @@ const STREAM_SESSIONS = 40;
 const STREAMS_PER_RUN = 4_000;
 
 /**
- * The seeded message sessions, and a pool of fresh in_progress messages for stream-delta, made
- * again before each of its runs (with the service's own append statement, outside the measured
- * window): every delta streams into a message that has had fewer than 20 before it.
+ * The seeded message sessions, and pools of fresh in_progress messages for stream-delta, made
+ * again before each of its runs (outside the measured window) in the database of the server
+ * about to run: every delta streams into a message that has had fewer than 20 before it. With
+ * `originalUrl` (the original table's copy, bench/lib/original.ts), servers for which
+ * `isOriginal` holds get theirs there, made with that table's own append statement.
  */
-export async function loadMessageFixtures(url: string, log: (line: string) => void): Promise<{ messages: MessageFixtures; refill: () => Promise<void>; close: () => Promise<void> }> {
+export async function loadMessageFixtures(
+  url: string,
+  log: (line: string) => void,
+  original?: { url: string; isOriginal: (server: string) => boolean },
+): Promise<{ messages: MessageFixtures; refill: (server: string) => Promise<void>; close: () => Promise<void> }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
+  const originalClient = original ? new pg.Client({ connectionString: original.url }) : undefined;
+  await originalClient?.connect();
   const tagged = async (tag: string) =>
     (await client.query<{ id: string }>(`SELECT id FROM chat_sessions WHERE metadata->>'bench' = $1`, [tag])).rows[0]?.id;
   const long = await tagged(LIST_LONG);
@@ -43,34 +51,37 @@ export async function loadMessageFixtures(url: string, log: (line: string) => vo
   );
   const appendSessions = rows.map((row) => row.id);
   const streamSessions = appendSessions.slice(0, STREAM_SESSIONS);
-  let streams: Array<{ session: string; message: string }> = [];
-  let next = 0;
-  let reused = 0;
+  type Pool = { streams: Array<{ session: string; message: string }>; next: number; reused: number };
+  const pools = { ours: { streams: [], next: 0, reused: 0 } as Pool, original: { streams: [], next: 0, reused: 0 } as Pool };
+  const poolOf = (server: string) => (original?.isOriginal(server) ? pools.original : pools.ours);
   const messages: MessageFixtures = {
     appendSessions,
     long,
     short,
-    nextStream() {
-      if (next >= streams.length) reused++;
-      return streams[next++ % streams.length]!;
+    nextStream(server) {
+      const pool = poolOf(server);
+      if (pool.next >= pool.streams.length) pool.reused++;
+      return pool.streams[pool.next++ % pool.streams.length]!;
     },
   };
   const perSession = Math.ceil(STREAMS_PER_RUN / STREAM_SESSIONS);
-  const refill = async () => {
-    if (reused) log(`warning: stream-delta ran out of fresh messages (${reused} streams reused one): raise STREAMS_PER_RUN`);
-    streams = [];
-    next = 0;
-    reused = 0;
+  const refill = async (server: string) => {
+    const pool = poolOf(server);
+    const onOriginal = pool === pools.original;
+    if (pool.reused) log(`warning: stream-delta ran out of fresh messages (${pool.reused} streams reused one): raise STREAMS_PER_RUN`);
+    pool.streams = [];
+    pool.next = 0;
+    pool.reused = 0;
     for (const session of streamSessions) {
       const batch = Array.from({ length: perSession }, () => ({ role: 'assistant', content: [], status: 'in_progress', model: 'gpt-4o' }));
-      const { text, values } = appendStatement(session, batch);
-      const { rows: created } = await client.query<{ id: string }>(text, values);
-      for (const row of created) streams.push({ session, message: row.id });
+      const { text, values } = (onOriginal ? originalAppendStatement : appendStatement)(session, batch);
+      const { rows: created } = await (onOriginal ? originalClient! : client).query<{ id: string }>(text, values);
+      for (const row of created) pool.streams.push({ session, message: row.id });
     }
     // Interleave the sessions, so that concurrent connections stream into different sessions' pages.
-    streams.sort(() => Math.random() - 0.5);
+    pool.streams.sort(() => Math.random() - 0.5);
   };
-  return { messages, refill, close: () => client.end() };
+  return { messages, refill, close: async () => { await client.end(); await originalClient?.end(); } };
 }
 
 type Page = { items: Array<{ id: string; created_at: string }>; next_cursor: string | null };
@@ -161,7 +172,7 @@ export async function checkSqlParity(cluster: Cluster, ours: Server, floor: Serv
       {
         scenario: 'stream-delta',
         send: (server) => {
-          const { session, message } = messages.nextStream();
+          const { session, message } = messages.nextStream(server.name);
           return post(`${server.url}/api/v1/sessions/${session}/messages/${message}/append`, { text: 'SQL parity check' });
         },
       },

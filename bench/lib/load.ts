@@ -38,8 +38,8 @@ export type MessageFixtures = {
   /** The session holding 10,000 messages, and the one holding 100. */
   long: string;
   short: string;
-  /** The next fresh in_progress message to stream into (bench/lib/fixtures.ts refills them before each run). */
-  nextStream: () => { session: string; message: string };
+  /** The next fresh in_progress message for `server` to stream into (bench/lib/fixtures.ts refills them before each run). */
+  nextStream: (server: string) => { session: string; message: string };
 };
 
 /** What the requests are made of: existing ids, users, and each server's deep cursors. */
@@ -49,8 +49,8 @@ export type Fixtures = {
   /** Per server name: query strings `user_id=…&limit=20&cursor=…` of page 51 of heavy users. */
   deepQueries: Record<string, string[]>;
   messages?: MessageFixtures;
-  /** Runs before each scenario's warm-up and measured run (fresh in_progress messages for stream-delta). */
-  beforeRun?: (scenario: ScenarioName) => Promise<void>;
+  /** Runs before each scenario's warm-up and measured run on `server` (fresh in_progress messages for stream-delta). */
+  beforeRun?: (scenario: ScenarioName, server: string) => Promise<void>;
 };
 
 const vocabulary = ('the a of to and in is for that with on as it be this you can are query index session message request latency budget ' +
@@ -129,7 +129,7 @@ function requestsFor(scenario: ScenarioName, fixtures: Fixtures, server: string)
       type Context = { stream?: { session: string; message: string } };
       return Array.from({ length: DELTAS_PER_STREAM }, (_, index) => ({
         setupRequest: (r: Request, context: Context) => {
-          if (index === 0 || !context.stream) context.stream = nextStream();
+          if (index === 0 || !context.stream) context.stream = nextStream(server);
           const { session, message } = context.stream;
           return { ...r, method: 'POST', path: `/api/v1/sessions/${session}/messages/${message}/append`, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: any(DELTAS) }) };
         },
@@ -203,7 +203,7 @@ export async function measure(
   round: number,
   { connections, seconds, warmupSeconds, postmasterPid }: LoadOptions,
 ): Promise<Measurement> {
-  await fixtures.beforeRun?.(scenario);
+  await fixtures.beforeRun?.(scenario, server.name);
   const requests = requestsFor(scenario, fixtures, server.name);
   if (warmupSeconds > 0) await fire(server, requests, connections, warmupSeconds);
 

@@ -77,8 +77,11 @@ export function appendStatement(sessionId: string, batch: MessageCreate[]): Stat
 
 const expired = (n: number) => `(m.status = 'in_progress' AND m.updated_at <= now() - make_interval(secs => $${n}))`;
 
-/** listMessages with only limit and order (no seq window, no role filter): one range scan of (session_id, seq). */
-export function listStatement(sessionId: string, limit: number, order: 'asc' | 'desc'): Statement {
+/**
+ * listMessages with only limit and order (no seq window, no role filter): one range scan of
+ * (session_id, seq). `counted`: the session's message_count too (the original table has none).
+ */
+export function listStatement(sessionId: string, limit: number, order: 'asc' | 'desc', counted = true): Statement {
   const t = IN_PROGRESS_TIMEOUT_S;
   return {
     text: `
@@ -89,7 +92,7 @@ export function listStatement(sessionId: string, limit: number, order: 'asc' | '
     CASE WHEN ${expired(2)} THEN 'error' ELSE m.finish_reason END AS finish_reason,
     m.usage, m.metadata, m.created_at,
     CASE WHEN ${expired(3)} THEN m.updated_at + make_interval(secs => $4) ELSE m.updated_at END AS updated_at,
-    m.version + (${expired(5)})::int AS version, s.message_count
+    m.version + (${expired(5)})::int AS version${counted ? ', s.message_count' : ''}
         FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
         WHERE m.session_id = $6 AND TRUE
         ORDER BY m.seq ${order === 'asc' ? 'ASC' : 'DESC'}
@@ -125,5 +128,51 @@ export function appendTextStatement(sessionId: string, messageId: string, text: 
             AND (${LAST_IS_TEXT} OR jsonb_array_length(m.content) < $11)
           RETURNING m.id, m.seq, m.status, m.updated_at, m.version`,
     values: [text, text, toText, asPart, sessionId, messageId, IN_PROGRESS_TIMEOUT_S, toText, asPart, CONTENT_MAX_BYTES, CONTENT_MAX_PARTS],
+  };
+}
+
+/**
+ * An append on the original design's table (bench/lib/original.ts), which keeps no counters:
+ * the natural statement moves the session's updated_at (which also locks its row, serialising
+ * appends to one session) and numbers the batch after the session's newest message (one probe
+ * of chat_messages_pkey). That read uses the statement's snapshot, so two appends to one session
+ * at once may pick the same seq: the second then fails on the primary key, and is sent again
+ * (bench/floor.ts does, when FLOOR_SCHEMA=original).
+ */
+export function originalAppendStatement(sessionId: string, batch: MessageCreate[]): Statement {
+  const ids = batch.map(() => uuidv7());
+  const records = batch.map((message, index) => ({
+    i: index + 1,
+    id: ids[index],
+    parent_id: index === 0 ? null : ids[index - 1],
+    role: message.role,
+    content: message.content,
+    content_bytes: Buffer.byteLength(JSON.stringify(message.content), 'utf8'),
+    status: message.status ?? 'completed',
+    model: message.model ?? null,
+    finish_reason: message.finish_reason ?? null,
+    usage: message.usage ?? null,
+    metadata: message.metadata ?? {},
+  }));
+  return {
+    text: `
+            WITH session AS (
+              UPDATE chat_sessions SET updated_at = greatest(now(), updated_at + interval '1 millisecond')
+              WHERE id = $1 AND is_active AND status <> 'closed'
+              RETURNING id, updated_at
+            ), newest AS (
+              SELECT seq, id FROM chat_messages WHERE session_id = $1 ORDER BY seq DESC LIMIT 1
+            ), m AS (
+              INSERT INTO chat_messages AS m
+                (session_id, seq, id, parent_id, role, content, content_bytes, status, model, finish_reason, usage, metadata)
+              SELECT session.id, coalesce(newest.seq, 0) + r.i, r.id, coalesce(r.parent_id, newest.id),
+                     r.role, r.content, r.content_bytes, r.status, r.model, r.finish_reason, r.usage, r.metadata
+              FROM session LEFT JOIN newest ON TRUE CROSS JOIN jsonb_to_recordset($2::jsonb) AS r(
+                i int, id uuid, parent_id uuid, role text, content jsonb, content_bytes int, status text,
+                model text, finish_reason text, usage jsonb, metadata jsonb)
+              RETURNING ${STORED}
+            )
+            SELECT m.*, session.updated_at AS session_updated_at FROM m, session ORDER BY m.seq`,
+    values: [sessionId, JSON.stringify(records)],
   };
 }

@@ -20,6 +20,8 @@ export type Cluster = {
   version: string;
   embedded: boolean;
   createDatabase: (name: string) => Promise<string>;
+  /** A copy of database `template` (no one may be connected to it), not migrated: its URL. */
+  cloneDatabase: (name: string, template: string) => Promise<string>;
   /**
    * The statements PostgreSQL executed while `work` ran (log_statement = all, whitespace
    * collapsed), or undefined when its log cannot be read (only the embedded one's can).
@@ -85,6 +87,13 @@ export async function startCluster(log: (line: string) => void): Promise<Cluster
         const url = databaseUrlFor(serverUrl, name);
         await migrate(url, log);
         return url;
+      },
+      async cloneDatabase(name, template) {
+        await withClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+        // FILE_COPY: one checkpoint and a copy of the files, instead of WAL-logging every page.
+        await withClient(serverUrl, (client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template} STRATEGY = FILE_COPY`));
+        created.push(name);
+        return databaseUrlFor(serverUrl, name);
       },
       async captureStatements(work) {
         if (external) return undefined;

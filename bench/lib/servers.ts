@@ -83,13 +83,15 @@ type StartOptions = {
   /** Polling interval of the readiness probe. */
   pollMs?: number;
   timeoutMs?: number;
+  /** Called with the child's pid right after it is spawned (e.g. to move it into a cgroup). */
+  onSpawn?: (pid: number) => void;
 };
 
 /**
  * Spawns `node <args>` and waits for its first 200 on /api/v1/health. Returns the process and
  * the time from spawn to that first 200.
  */
-export async function startServer({ name, args, env, port, pollMs = 5, timeoutMs = 60_000 }: StartOptions): Promise<{ server: Server; startupMs: number }> {
+export async function startServer({ name, args, env, port, pollMs = 5, timeoutMs = 60_000, onSpawn }: StartOptions): Promise<{ server: Server; startupMs: number }> {
   installHandlers();
   const output: string[] = [];
   const started = performance.now();
@@ -99,6 +101,14 @@ export async function startServer({ name, args, env, port, pollMs = 5, timeoutMs
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
+  if (onSpawn) {
+    try {
+      onSpawn(child.pid!);
+    } catch (error) {
+      await stopChild(child);
+      throw error;
+    }
+  }
   const keep = (chunk: Buffer) => {
     output.push(chunk.toString('utf8'));
     if (output.length > 50) output.shift();
