@@ -168,29 +168,39 @@ export type Measurement = {
   peak_rss_mb: number;
 };
 
-export type LoadOptions = { connections: number; seconds: number; warmupSeconds: number; postmasterPid: number | undefined };
+export type LoadOptions = {
+  connections: number;
+  seconds: number;
+  warmupSeconds: number;
+  postmasterPid: number | undefined;
+  /** Instead of `seconds`: this many requests (however long they take, `seconds` at most). */
+  requests?: number;
+};
 
 function percentile(sorted: Float64Array, p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function fire(server: Server, requests: RequestSpec[], connections: number, seconds: number) {
+async function fire(server: Server, requests: RequestSpec[], connections: number, seconds: number, amount?: number) {
   const latencies: number[] = [];
   let non2xx = 0;
   const started = performance.now();
   const instance = autocannon({
     url: server.url,
     connections,
-    duration: seconds,
+    ...(amount ? { amount } : { duration: seconds }),
     requests: requests as never,
-  }) as unknown as Promise<autocannon.Result> & EventEmitter;
+  }) as unknown as Promise<autocannon.Result> & EventEmitter & { stop: () => void };
+  // With an amount, autocannon has no time limit of its own.
+  const cap = amount ? setTimeout(() => instance.stop(), seconds * 1000) : undefined;
   // autocannon's own histogram keeps whole milliseconds; keep every response time instead.
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     latencies.push(responseTime);
     if (statusCode < 200 || statusCode > 299) non2xx++;
   });
   const result = await instance;
+  clearTimeout(cap);
   const elapsed = (performance.now() - started) / 1000;
   return { latencies, non2xx, errors: result.errors, elapsed }; // errors include timeouts
 }
@@ -201,7 +211,7 @@ export async function measure(
   server: Server,
   fixtures: Fixtures,
   round: number,
-  { connections, seconds, warmupSeconds, postmasterPid }: LoadOptions,
+  { connections, seconds, warmupSeconds, postmasterPid, requests: amount }: LoadOptions,
 ): Promise<Measurement> {
   await fixtures.beforeRun?.(scenario, server.name);
   const requests = requestsFor(scenario, fixtures, server.name);
@@ -210,7 +220,7 @@ export async function measure(
   resetPeakRss(server.pid);
   const cpu0 = processCpuSeconds(server.pid);
   const pg0 = postmasterPid === undefined ? undefined : clusterCpuSeconds(postmasterPid);
-  const run = await fire(server, requests, connections, seconds);
+  const run = await fire(server, requests, connections, seconds, amount);
   const cpu1 = processCpuSeconds(server.pid);
   const pg1 = postmasterPid === undefined ? undefined : clusterCpuSeconds(postmasterPid);
   const peak = peakRssBytes(server.pid);

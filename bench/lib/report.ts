@@ -79,7 +79,7 @@ export type MemoryVariant = {
   cpu_vs_first: Record<string, number | null>;
   runs: Measurement[];
 };
-export type MemoryResults = { limit_mb: number; mechanism: string; seconds: number; variants: MemoryVariant[] };
+export type MemoryResults = { limit_mb: number; mechanism: string; requests: number; variants: MemoryVariant[] };
 
 type Comparison = Record<string, { cpu_ms_per_req: number | null; pg_cpu_ms_per_req: number | null; p50_ms: number | null }>;
 export type MessageComparisons = {
@@ -430,7 +430,7 @@ export function renderMemory(memory: MemoryResults): string {
   const lines = [
     `## Under a ${memory.limit_mb} MB memory limit`,
     '',
-    `Enforced by: ${memory.mechanism}. Each variant of ours in a cgroup of its own, started in it, then every scenario once (${memory.seconds} s each, 16 connections, after a warm-up), the variants interleaved scenario by scenario; no restart allowed.`,
+    `Enforced by: ${memory.mechanism}. Each variant of ours in a cgroup of its own, started in it, then every scenario once (${memory.requests.toLocaleString('en')} requests each, 16 connections, after a warm-up of 1,000 requests of the mix), the variants interleaved scenario by scenario; no restart allowed.`,
     '',
   ];
   if (!memory.variants.length) return [...lines, 'Not run.'].join('\n');
