@@ -57,6 +57,7 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
   const messages = createMessageService(pool, retry, {
     maxPerSession: config.MAX_MESSAGES_PER_SESSION,
     inProgressTimeoutS: config.IN_PROGRESS_TIMEOUT_S,
+    maxParts: (spec.components!.schemas!.MessageContent as { maxItems: number }).maxItems,
   });
   const idempotency = createIdempotencyStore(pool, retry, { waitMs: config.IDEMPOTENCY_WAIT_MS });
   const onReplay = () => metrics.idempotentReplays.inc();

@@ -25,7 +25,7 @@ async function servicesOnOneConnection(url: string, DB_PREPARED_STATEMENTS: 'on'
   const pool = await createDatabasePool(url, loadConfig({ DATABASE_URL: url, DB_POOL_SIZE: '1', DB_PREPARED_STATEMENTS }));
   const retry = createRetry({ limit: 0 });
   const sessions = createSessionService(pool, retry, createCursorCodec(randomBytes(32)), () => []);
-  const messages = createMessageService(pool, retry, { maxPerSession: 1000, inProgressTimeoutS: 600 });
+  const messages = createMessageService(pool, retry, { maxPerSession: 1000, inProgressTimeoutS: 600, maxParts: 64 });
   const statements = async () =>
     pool.any(sql.type(preparedStatements)`
       SELECT name, (generic_plans + custom_plans)::int AS executions FROM pg_prepared_statements ORDER BY name`);

@@ -7,9 +7,8 @@ import { jsonValueErrors, metadataErrors } from '../rules.ts';
 
 type Content = Schemas['MessageContent'];
 
-/** A message's content is at most 1 MiB as compact UTF-8 JSON, in at most 64 parts (the contract's maxItems). */
+/** A message's content is at most 1 MiB as compact UTF-8 JSON (its number of parts is the contract's maxItems). */
 export const CONTENT_MAX_BYTES = 1024 * 1024;
-export const CONTENT_MAX_PARTS = 64;
 /** How deep a tool call's arguments may nest (PostgreSQL's jsonb and our walkers stay shallow). */
 export const ARGUMENTS_MAX_DEPTH = 64;
 

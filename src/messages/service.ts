@@ -8,7 +8,7 @@ import { AppError, notFound } from '../errors.ts';
 import { etagOf, type Precondition, satisfies } from '../http/etag.ts';
 import { isJsonObject, mergePatch } from '../rules.ts';
 import { missing, ownedBy, preconditionFailed, touched, versionMatches } from '../sessions/service.ts';
-import { CONTENT_MAX_BYTES, CONTENT_MAX_PARTS, contentBytes, textDeltaBytes } from './rules.ts';
+import { CONTENT_MAX_BYTES, contentBytes, textDeltaBytes } from './rules.ts';
 
 type Message = Schemas['Message'];
 type MessageCreate = Schemas['MessageCreate'];
@@ -20,6 +20,8 @@ export type MessageLimits = {
   maxPerSession: number;
   /** Seconds without a write after which an in_progress message is incomplete (IN_PROGRESS_TIMEOUT_S). */
   inProgressTimeoutS: number;
+  /** Most content parts a message may have (openapi.yaml, MessageContent's maxItems): streamed deltas add parts too. */
+  maxParts: number;
 };
 
 const jsonObject = z.custom<Record<string, unknown>>(isJsonObject);
@@ -136,8 +138,8 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
     if (delta) {
       const bytes = state.content_bytes + (state.last_is_text ? delta.toText : delta.asPart + (state.parts > 0 ? 1 : 0));
       if (bytes > CONTENT_MAX_BYTES) throw contentTooLarge(bytes);
-      if (!state.last_is_text && state.parts >= CONTENT_MAX_PARTS) {
-        throw new AppError('content_too_large', `A message holds at most ${CONTENT_MAX_PARTS} content parts`);
+      if (!state.last_is_text && state.parts >= limits.maxParts) {
+        throw new AppError('content_too_large', `A message holds at most ${limits.maxParts} content parts`);
       }
     }
     throw new ChangedMeanwhile();
@@ -344,7 +346,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
             AND m.status = 'in_progress' AND NOT ${expired}
             AND ${versionMatches(precondition, sql.fragment`m.version`)}
             AND m.content_bytes + ${added} <= ${CONTENT_MAX_BYTES}
-            AND (${lastIsText} OR jsonb_array_length(m.content) < ${CONTENT_MAX_PARTS})
+            AND (${lastIsText} OR jsonb_array_length(m.content) < ${limits.maxParts})
           RETURNING m.id, m.seq, m.status, m.updated_at, m.version`);
         if (!updated) return explainMessageMiss(repeatable, sessionId, messageId, owner, precondition, true, { toText, asPart });
         const { version, ...reply } = updated;
