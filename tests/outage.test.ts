@@ -27,19 +27,25 @@ afterAll(async () => {
 type Outcome = { status: number; at: number; retryAfter: string | null; type?: string; mayHaveApplied?: boolean };
 
 /** Creates and renames sessions from a few concurrent clients until told to stop; records every answer. */
+type AnsweredResponse = { status: number; headers: Headers; body: { type?: string; detail?: string } };
+
+/** What a load test keeps of each answer. */
+function outcomeOf(response: AnsweredResponse): Outcome {
+  return {
+    status: response.status,
+    at: Date.now(),
+    retryAfter: response.headers.get('retry-after'),
+    type: response.body?.type,
+    mayHaveApplied: response.body?.detail?.includes('may or may not have been applied'),
+  };
+}
+
 async function steadyLoad(api: ApiClient, running: () => boolean, tag: string) {
   const created = new Map<string, { title: string; body: unknown }>();
   const lastAcknowledgedTitle = new Map<string, string>();
   const unacknowledgedTitles = new Map<string, string[]>();
   const outcomes: Outcome[] = [];
-  const record = (response: { status: number; headers: Headers; body: { type?: string; detail?: string } }) =>
-    outcomes.push({
-      status: response.status,
-      at: Date.now(),
-      retryAfter: response.headers.get('retry-after'),
-      type: response.body?.type,
-      mayHaveApplied: response.body?.detail?.includes('may or may not have been applied'),
-    });
+  const record = (response: AnsweredResponse) => outcomes.push(outcomeOf(response));
 
   const worker = async (worker: number) => {
     const mine: string[] = [];
@@ -150,14 +156,8 @@ async function appendLoad(api: ApiClient, running: () => boolean, tag: string) {
   const deltas = new Map<string, { acknowledged: string[]; unknown: string[] }>(); // streamed message → its deltas
   const sessions: string[] = [];
   const outcomes: Outcome[] = [];
-  const record = (response: { status: number; headers: Headers; body: { type?: string; detail?: string } }) => {
-    outcomes.push({
-      status: response.status,
-      at: Date.now(),
-      retryAfter: response.headers.get('retry-after'),
-      type: response.body?.type,
-      mayHaveApplied: response.body?.detail?.includes('may or may not have been applied'),
-    });
+  const record = (response: AnsweredResponse) => {
+    outcomes.push(outcomeOf(response));
     return response.status;
   };
   const acknowledge = (session: string, items: { seq: number; content: { text: string }[] }[]) => {

@@ -27,9 +27,9 @@ export type MessageCreate = {
   metadata?: Record<string, unknown>;
 };
 
-/** appendMessages: one statement (lock the session, move its counters, insert the batch). */
-export function appendStatement(sessionId: string, batch: MessageCreate[]): Statement {
-  const ids = batch.map(() => uuidv7()); // as the service: time-ordered ids
+/** The batch as the service sends it to jsonb_to_recordset: time-ordered ids, each message following the one before. */
+function recordsOf(batch: MessageCreate[]) {
+  const ids = batch.map(() => uuidv7());
   const records = batch.map((message, index) => ({
     i: index + 1,
     id: ids[index],
@@ -43,6 +43,12 @@ export function appendStatement(sessionId: string, batch: MessageCreate[]): Stat
     usage: message.usage ?? null,
     metadata: message.metadata ?? {},
   }));
+  return { ids, records };
+}
+
+/** appendMessages: one statement (lock the session, move its counters, insert the batch). */
+export function appendStatement(sessionId: string, batch: MessageCreate[]): Statement {
+  const { ids, records } = recordsOf(batch);
   const n = batch.length;
   return {
     text: `
@@ -140,20 +146,7 @@ export function appendTextStatement(sessionId: string, messageId: string, text: 
  * (bench/floor.ts does, when FLOOR_SCHEMA=original).
  */
 export function originalAppendStatement(sessionId: string, batch: MessageCreate[]): Statement {
-  const ids = batch.map(() => uuidv7());
-  const records = batch.map((message, index) => ({
-    i: index + 1,
-    id: ids[index],
-    parent_id: index === 0 ? null : ids[index - 1],
-    role: message.role,
-    content: message.content,
-    content_bytes: Buffer.byteLength(JSON.stringify(message.content), 'utf8'),
-    status: message.status ?? 'completed',
-    model: message.model ?? null,
-    finish_reason: message.finish_reason ?? null,
-    usage: message.usage ?? null,
-    metadata: message.metadata ?? {},
-  }));
+  const { records } = recordsOf(batch);
   return {
     text: `
             WITH session AS (
