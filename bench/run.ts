@@ -17,7 +17,8 @@
  *   BENCH_STARTUPS      start-up samples per server (5)
  *   BENCH_LADDER=0      skip the ladder (get on the stack built up one layer at a time: bench/ladder.ts)
  *   BENCH_MEMORY=0      skip the 256 MB step; BENCH_MEMORY_REQUESTS requests per scenario there (3000, 60 s at most);
- *   BENCH_MEMORY_FLAGS  node options of its second variant ('--max-semi-space-size=4 --max-old-space-size=128'; '' for none)
+ *   BENCH_MEMORY_FLAGS  node options of a second variant beside the default command (none by default: under a limit
+ *                       the service sizes V8's heap itself, src/heap.ts), e.g. '--max-semi-space-size=8 --max-old-space-size=160'
  *   BENCH_SCALE=1       instead: list scenarios at BENCH_ROWS and at BENCH_SCALE_ROWS (1000000)
  *
  * `node bench/run.ts --render` rewrites latest.md from latest.json (and scale.json).
@@ -189,7 +190,7 @@ async function underMemoryLimit(url: string, fixtures: Fixtures, postmasterPid: 
   // A count of requests, not seconds: what fills a heap is allocation, so a busy machine (fewer
   // requests per second) must not make the step easier to pass.
   const requests = Number(process.env.BENCH_MEMORY_REQUESTS ?? 3000);
-  const flags = (process.env.BENCH_MEMORY_FLAGS ?? '--max-semi-space-size=4 --max-old-space-size=128').split(/\s+/).filter(Boolean);
+  const flags = (process.env.BENCH_MEMORY_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const variants = flags.length ? [[], flags] : [[]];
   const limit = MEMORY_LIMIT_MB * 2 ** 20;
   const started: Array<{ server: Server; options: string[]; cgroup: Exclude<ReturnType<typeof createMemoryCgroup>, { unavailable: string }> }> = [];
