@@ -1,5 +1,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
+import { contractValidation } from '../src/contract/dispatch.ts';
 import { spec } from './support/contract.ts';
 
 /**
@@ -30,5 +31,19 @@ describe('the contract’s schemas', () => {
 
   it('the check rejects a schema that is not valid JSON Schema', () => {
     expect(problemsOf({ type: 'strin', maxLength: -1 })).not.toEqual([]);
+  });
+});
+
+describe('the server’s request validators', () => {
+  // The server compiles an operation's validators on its first request (start-up would pay ~120
+  // ms for all of them): a schema Ajv cannot compile must fail here, not on a client's request.
+  it('every operation’s validators compile with the server’s Ajv', async () => {
+    const api = await contractValidation(spec);
+    const operations = api.getOperations();
+    expect(operations.length).toBeGreaterThan(0);
+    for (const operation of operations) {
+      const validators = api.validator.getRequestValidatorsForOperation(operation.operationId!);
+      expect(validators, operation.operationId).not.toHaveLength(0);
+    }
   });
 });
