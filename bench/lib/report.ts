@@ -217,7 +217,7 @@ export function targetsOf(results: Omit<Results, 'targets'>): Target[] {
   const memory = results.memory?.variants[0];
   if (results.memory) {
     targets.push({
-      target: `serves the full load under a ${MEMORY_LIMIT_MB} MB memory limit without a restart (ours, no V8 flags; value: OOM kills)`,
+      target: `serves the full load under a ${MEMORY_LIMIT_MB} MB memory limit without a restart (ours, the default command: no V8 flags from the operator; value: OOM kills)`,
       value: memory ? (memory.oom_kills ?? (memory.survived ? 0 : 1)) : null,
       limit: 'survives, every response 2xx',
       pass: memory ? memory.survived && memory.runs.every((run) => run.non2xx + run.errors === 0) : null,
@@ -442,7 +442,7 @@ export function renderMemory(memory: MemoryResults): string {
     const failures = v.runs.reduce((sum, run) => sum + run.non2xx + run.errors, 0);
     const cpu = Object.values(v.cpu_vs_first).filter((x): x is number => x !== null);
     lines.push(
-      `| ${v.node_options.length ? `\`${v.node_options.join(' ')}\`` : 'none'} | ${v.survived ? '✅ yes' : `❌ no (${v.death})`} | ${fmt(v.oom_kills)} | ${fmt(v.limit_hits)} | ${fmt(v.peak_rss_mb)} | ${fmt(v.cgroup_peak_mb)} | ${fmt(v.rss_at_end_mb?.anonymous)} / ${fmt(v.rss_at_end_mb?.file)} | ${failures} | ${cpu.length ? times(median(cpu)) : ''} |`,
+      `| ${v.node_options.length ? `\`${v.node_options.join(' ')}\`` : 'none (the default command: the service sizes its heap, src/heap.ts)'} | ${v.survived ? '✅ yes' : `❌ no (${v.death})`} | ${fmt(v.oom_kills)} | ${fmt(v.limit_hits)} | ${fmt(v.peak_rss_mb)} | ${fmt(v.cgroup_peak_mb)} | ${fmt(v.rss_at_end_mb?.anonymous)} / ${fmt(v.rss_at_end_mb?.file)} | ${failures} | ${cpu.length ? times(median(cpu)) : ''} |`,
     );
   }
   if (memory.variants.length > 1) {
