@@ -85,6 +85,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sessions/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a session
+         * @description Creates a new session from a JSON Lines document such as `GET /sessions/{id}/export`
+         *     writes (`application/jsonl`, UTF-8, up to 50 MiB by default): line 1 is the session, every
+         *     other line a message, in the order they were appended (a parent before its children). All
+         *     of it or nothing, in one transaction. Answers with the new session, its URL in `Location`
+         *     and its `ETag`.
+         *
+         *     What the server sets is ignored and given anew: `id` (a message's `id` is only a name that
+         *     later lines' `parent_id` may use), `session_id`, `seq`, `created_at`, `updated_at`,
+         *     `message_count`, `last_message_at`, `current_message_id`, `is_active` (an imported session
+         *     is live) and `sibling_*`. `parent_id` names an earlier line's `id` (mapped to the new
+         *     message), `null` starts a new root, and a message without `parent_id` follows the line
+         *     before it, so branches survive. Every other field is checked as if it were sent to the API
+         *     (`SessionCreate` for the session line, `MessageCreate` for each message, with the same
+         *     rules): a bad line is a 400 whose `errors[]` give its `line` (counted from 1) and the
+         *     field's `pointer` inside that line, and nothing is created. The session takes its `status`
+         *     once its messages are in (a `closed` one too). Under a user token the session is the
+         *     caller's whatever the file says; a service token keeps the file's `user_id`.
+         *
+         *     Tolerated: a byte order mark, CRLF line ends, blank lines, no final newline. A line that is
+         *     not JSON (a truncated last line) is a 400 `/problems/malformed-json` naming it, as is one
+         *     that is not UTF-8; more messages than a session may hold is a 409
+         *     `/problems/session-full`; a body over the limit (`IMPORT_BODY_LIMIT`) a 413. With an
+         *     `Idempotency-Key`, retrying is safe, as for session creates.
+         */
+        post: operations["importSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sessions/{id}": {
         parameters: {
             query?: never;
@@ -128,6 +170,84 @@ export interface paths {
          *     written atomically.
          */
         patch: operations["updateSession"];
+        trace?: never;
+    };
+    "/sessions/{id}/fork": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fork a session
+         * @description Creates a new session for the same user holding copies of the branch from its root to
+         *     `message_id` (default: the session's current leaf), with new ids and `seq` 1…n, in one
+         *     transaction. Its title is the given one or the source's; its metadata the source's plus
+         *     `forked_from: {session_id, message_id}` (replacing a `forked_from` the source had). Each
+         *     copy keeps its role, content, status (as it reads now: a timed-out answer is copied
+         *     `incomplete`), model, finish reason, usage and metadata. A session with no messages forks
+         *     into an empty one.
+         *
+         *     Reading is allowed on closed and soft-deleted sessions, and so is forking them: the fork is
+         *     a new `active` session. A `message_id` that is not a message of this session is a 400
+         *     naming it. A source whose metadata leaves no room for `forked_from` (50 keys, or 8 KiB
+         *     with it) is a 422 `/problems/metadata-full`. With an `Idempotency-Key`, retrying is safe,
+         *     as for session creates.
+         */
+        post: operations["forkSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Export a session
+         * @description The whole session as a download (`Content-Disposition: attachment`), streamed from the
+         *     database as it is read, from one consistent snapshot (what was committed when the export
+         *     began), so a session of any length exports in constant memory.
+         *
+         *     - `format=jsonl` (default), `application/jsonl`: line 1 is the session as
+         *       `GET /sessions/{id}` returns it, then every message of every branch in `seq` order, each
+         *       as `GET /sessions/{id}/messages/{message_id}` returns it. `POST /sessions/import` takes
+         *       it back.
+         *     - `format=markdown`, `text/markdown; charset=utf-8`: the current branch (root to current
+         *       leaf), for people: a heading per message with its role, text as written, tool calls and
+         *       their arguments and tool results in fenced blocks, sources as links.
+         *
+         *     No `ETag`: a message's edits do not change the session's. Closed and soft-deleted sessions
+         *     export as they read. A download cut short ends without its final chunk (never as a
+         *     shorter, complete-looking file).
+         */
+        get: operations["exportSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/sessions/{id}/messages": {
@@ -366,6 +486,21 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** @description What to fork; both optional (`{}` forks the current branch under the source's title). */
+        ForkRequest: {
+            /** @description The last message to copy (its branch from the root); default the session's current leaf. */
+            message_id?: components["schemas"]["MessageIdValue"];
+            title?: components["schemas"]["TitleInput"];
+        };
+        /**
+         * @description JSON Lines (one JSON value per line, UTF-8, `\n` or `\r\n` line ends): line 1 a `Session`
+         *     (`x-line-schemas.first`), every further line a `Message` (`x-line-schemas.rest`), in `seq`
+         *     order. On import the fields the server sets may be left out (a message needs only `role`
+         *     and `content`; the session only what `SessionCreate` needs).
+         */
+        SessionDocument: string;
+        /** @description A session's current branch as Markdown, for people (not meant to be parsed back). */
+        MarkdownTranscript: string;
         /** @description One page of sessions. */
         SessionList: {
             items: components["schemas"]["Session"][];
@@ -758,6 +893,8 @@ export interface components {
              * @enum {string}
              */
             in: "body" | "query" | "path" | "header";
+            /** @description The line of a JSON Lines body (`POST /sessions/import`) the input is on, counted from 1; `pointer` then points into that line's JSON. */
+            line?: number;
             /** @description JSON Pointer into the body (`/title`, `/metadata/model`), or `/` and the parameter's name (`/limit`). */
             pointer: string;
             /** @description What is wrong with it, naming the field. */
@@ -830,6 +967,49 @@ export interface components {
         };
         /** @description This Idempotency-Key was used with a different request body. */
         IdempotencyKeyReused: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description A line of the document breaks a rule (`/problems/validation-failed`), is not JSON or not
+         *     UTF-8 (`/problems/malformed-json`), or a parameter or header is invalid. `errors[]` gives
+         *     the line (`line`, from 1) and the field inside it (`pointer`).
+         */
+        ImportBadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The document holds more messages than a session may (`/problems/session-full`), or a
+         *     request with this Idempotency-Key is still running (`/problems/idempotency-in-progress`,
+         *     with `Retry-After`).
+         */
+        ImportConflict: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                /** @description Seconds to wait before retrying (idempotency conflicts only). */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The source's metadata leaves no room for `forked_from` (`/problems/metadata-full`), or this
+         *     Idempotency-Key was used with a different request (`/problems/idempotency-key-reused`).
+         */
+        ForkUnprocessable: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 [name: string]: unknown;
@@ -1219,6 +1399,52 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    importSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description 1–255 visible ASCII characters chosen by the client (a UUID is a good choice) that make a
+                 *     retried create or append safe for 24 hours.
+                 * @example 7c4f9a9e-2f7b-4b8e-9a51-0d3c1e5a2b6f
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/jsonl": components["schemas"]["SessionDocument"];
+            };
+        };
+        responses: {
+            /** @description The session was imported. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    /** @description `true` when this response replays the first response to the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            400: components["responses"]["ImportBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["ImportConflict"];
+            413: components["responses"]["ContentTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getSession: {
         parameters: {
             query?: never;
@@ -1360,6 +1586,102 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    forkSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description 1–255 visible ASCII characters chosen by the client (a UUID is a good choice) that make a
+                 *     retried create or append safe for 24 hours.
+                 * @example 7c4f9a9e-2f7b-4b8e-9a51-0d3c1e5a2b6f
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForkRequest"];
+            };
+        };
+        responses: {
+            /** @description The fork was created. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    /** @description `true` when this response replays the first response to the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ForkUnprocessable"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportSession: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `jsonl` (JSON Lines, for machines and `POST /sessions/import`) or `markdown` (for people).
+                 * @example markdown
+                 */
+                format?: "jsonl" | "markdown";
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The session's id.
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session, as a download. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    /** @description `attachment; filename="session-<id>.jsonl"` (or `.md`). */
+                    "Content-Disposition": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/jsonl": components["schemas"]["SessionDocument"];
+                    "text/markdown": components["schemas"]["MarkdownTranscript"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

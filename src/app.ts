@@ -22,6 +22,9 @@ import { trimTitle } from './sessions/rules.ts';
 import { createSessionService } from './sessions/service.ts';
 import { createMessageHandlers } from './messages/handlers.ts';
 import { createMessageService } from './messages/service.ts';
+import { createPortabilityHandlers } from './portability/handlers.ts';
+import { createImportValidator } from './portability/import.ts';
+import { createPortabilityService } from './portability/service.ts';
 
 export type AppDependencies = {
   config: Config;
@@ -60,6 +63,8 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
     maxParts: (spec.components!.schemas!.MessageContent as { maxItems: number }).maxItems,
   });
   const idempotency = createIdempotencyStore(pool, retry, { waitMs: config.IDEMPOTENCY_WAIT_MS });
+  const portability = createPortabilityService(pool, retry, { sessions, messages, checkMetadata });
+  const validateImport = createImportValidator(spec, { maxMessages: config.MAX_MESSAGES_PER_SESSION });
   const onReplay = () => metrics.idempotentReplays.inc();
 
   const router = await createContractRouter({
@@ -69,6 +74,7 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
       ...createHealthHandlers(pool, version),
       ...createSessionHandlers(sessions, idempotency, basePath, onReplay),
       ...createMessageHandlers(messages, idempotency, metadataSchemaErrors, onReplay),
+      ...createPortabilityHandlers(portability, validateImport, idempotency, basePath, onReplay),
     },
     bodyLimit: config.BODY_LIMIT,
     // Messages carry conversations (up to 100 of up to 1 MiB each): a limit of their own.
@@ -76,8 +82,10 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
       appendMessages: config.MESSAGES_BODY_LIMIT,
       updateMessage: config.MESSAGES_BODY_LIMIT,
       appendMessageText: config.MESSAGES_BODY_LIMIT,
+      // A whole conversation as JSON Lines.
+      importSession: config.IMPORT_BODY_LIMIT,
     },
-    normalizeBody: { createSession: trimTitle, updateSession: trimTitle },
+    normalizeBody: { createSession: trimTitle, updateSession: trimTitle, forkSession: trimTitle },
   });
 
   // Every route in one router: one match per request. Unrouted requests are told what the

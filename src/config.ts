@@ -37,6 +37,8 @@ const schema = z.object({
   BODY_LIMIT: boundedInt(1, 10 * 1024 * 1024, 64 * 1024),
   // Largest request body on the message endpoints (a batch of up to 100 messages).
   MESSAGES_BODY_LIMIT: boundedInt(1024, 256 * 1024 * 1024, 4 * 1024 * 1024),
+  // Largest import (POST /sessions/import: a JSON Lines document, held in memory while it is imported).
+  IMPORT_BODY_LIMIT: boundedInt(1024, 1024 * 1024 * 1024, 50 * 1024 * 1024),
   // Most messages one session may hold; an append past it is a 409.
   MAX_MESSAGES_PER_SESSION: boundedInt(1, 10_000_000, 100_000),
   // An in_progress message with no write for this long reads as incomplete (finish_reason error).

@@ -23,11 +23,14 @@ export type ErrorKind =
   | 'unsupported_media_type'
   | 'idempotency_key_reused'
   | 'query_too_broad'
+  | 'metadata_full'
   | 'service_unavailable'
   | 'internal_error';
 
 export type FieldError = {
   in: 'body' | 'query' | 'path' | 'header';
+  /** The line of a JSON Lines body (1-based) the input is on; `pointer` then points into that line. */
+  line?: number;
   /** JSON Pointer into the body, or `/name` of a parameter. */
   pointer: string;
   message: string;

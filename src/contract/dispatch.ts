@@ -6,7 +6,7 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import type { Authenticate } from '../auth/authenticate.ts';
 import type { Caller } from '../auth/caller.ts';
 import { AppError, type FieldError, validationFailed } from '../errors.ts';
-import { readJsonBody } from '../http/json-body.ts';
+import { readJsonBody, readRawBody } from '../http/json-body.ts';
 import { queryParser } from './query.ts';
 import { basePathOf, forValidation, type Spec } from './spec.ts';
 import type { Handlers, OperationId } from './types.ts';
@@ -123,8 +123,10 @@ function createBodyReader(bodyLimit: number) {
     }
     const charset = ctx.request.charset;
     if (charset && !/^utf-?8$/i.test(charset)) {
-      throw new AppError('unsupported_media_type', `charset ${charset} is not accepted: JSON bodies are UTF-8`);
+      throw new AppError('unsupported_media_type', `charset ${charset} is not accepted: bodies are UTF-8`);
     }
+    // JSON Lines (import) is read as bytes: its handler parses and validates it line by line.
+    if (given === 'application/jsonl') return readRawBody(ctx.req, bodyLimit);
     return readJsonBody(ctx.req, bodyLimit);
   };
 }

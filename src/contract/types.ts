@@ -2,6 +2,7 @@
  * Handler types derived from the generated contract types: a handler that no longer satisfies
  * `openapi.yaml` (a missing operation, an undeclared status, a wrong body or header) fails `tsc`.
  */
+import type { Readable } from 'node:stream';
 import type { components, operations } from '../../generated/openapi.ts';
 import type { Caller } from '../auth/caller.ts';
 
@@ -16,7 +17,9 @@ type RequestBodyOf<O extends OperationId> = operations[O] extends {
   requestBody: { content: { 'application/json': infer Body } };
 }
   ? Body
-  : undefined;
+  : operations[O] extends { requestBody: { content: { 'application/jsonl': unknown } } }
+    ? Buffer // a JSON Lines body arrives as its bytes: the handler reads it line by line
+    : undefined;
 
 /** A request after contract validation: coerced parameters, defaults applied, body checked. */
 export type ContractRequest<O extends OperationId> = {
@@ -37,7 +40,13 @@ type ReplyFor<Response, Status> = Response extends { content: { 'application/jso
   ? { status: Status; body: Body; headers: HeadersOf<Response> }
   : Response extends { content: { 'application/problem+json': unknown } }
     ? never // problems are raised as errors (src/http/errors.ts), not returned
-    : { status: Status; body?: undefined; headers: HeadersOf<Response> };
+    : Response extends { content: infer Content }
+      ? // A body that is not JSON (a download) is streamed, under the declared media type it names.
+        { status: Status; body: Readable; headers: HeadersOf<Response> & { 'Content-Type': ContentTypeOf<keyof Content> } }
+      : { status: Status; body?: undefined; headers: HeadersOf<Response> };
+
+/** A declared media type, as a Content-Type header may carry it (with parameters such as charset). */
+type ContentTypeOf<MediaType> = MediaType extends string ? MediaType | `${MediaType}; ${string}` : never;
 
 type Responses<O extends OperationId> = operations[O]['responses'];
 

@@ -23,6 +23,7 @@ const kinds: Record<ErrorKind, { status: number; title: string }> = {
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
   query_too_broad: { status: 422, title: 'Query too broad' },
+  metadata_full: { status: 422, title: 'Metadata full' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
   internal_error: { status: 500, title: 'Internal server error' },
 };

@@ -175,7 +175,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
       const records = batch.map((message, index) => ({
         i: index + 1,
         id: ids[index],
-        parent_id: index === 0 ? null : ids[index - 1],
+        ...parentOf(message, index, ids),
         role: message.role,
         content: message.content,
         content_bytes: contentBytes(message.content),
@@ -206,10 +206,11 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
             ), m AS (
               INSERT INTO chat_messages AS m
                 (session_id, seq, id, parent_id, role, content, content_bytes, status, model, finish_reason, usage, metadata)
-              SELECT ${sessionId}, session.base_seq + r.i, r.id, coalesce(r.parent_id, session.previous_id),
+              SELECT ${sessionId}, session.base_seq + r.i, r.id,
+                     CASE WHEN r.explicit_parent THEN r.parent_id ELSE coalesce(r.parent_id, session.previous_id) END,
                      r.role, r.content, r.content_bytes, r.status, r.model, r.finish_reason, r.usage, r.metadata
               FROM session, jsonb_to_recordset(${sql.jsonb(records as never)}) AS r(
-                i int, id uuid, parent_id uuid, role text, content jsonb, content_bytes int, status text,
+                i int, id uuid, parent_id uuid, explicit_parent boolean, role text, content jsonb, content_bytes int, status text,
                 model text, finish_reason text, usage jsonb, metadata jsonb)
               RETURNING ${storedColumns}
             )
@@ -222,6 +223,36 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
         return explainAppendMiss(db, sessionId, n, precondition, owner, limits.maxPerSession);
       };
       return untilSettled(appendOnce);
+    },
+
+    /**
+     * A page of a session's messages in seq order after `afterSeq`, as the API returns them: a
+     * range scan of (session_id, seq), for whole-session reads (export, fork) that walk a
+     * session page by page inside one transaction (`db`). `seqs` narrows it to those messages.
+     */
+    async pageInSeqOrder(db: CommonQueryMethods, sessionId: string, afterSeq: number, limit: number, seqs?: number[]): Promise<Message[]> {
+      const rows = await db.any(prepared('page_in_seq_order', messageRow)`
+        SELECT ${effectiveColumns} FROM chat_messages m
+        WHERE m.session_id = ${sessionId} AND m.seq > ${afterSeq}
+          ${seqs ? sql.fragment`AND m.seq = ANY(${sql.array(seqs, 'int4')})` : sql.fragment``}
+        ORDER BY m.seq LIMIT ${limit}`);
+      return rows.map((row) => row.message);
+    },
+
+    /**
+     * The seqs of the branch from the root to `leafId`, root first (a parent is always appended
+     * before its children, so seq order is the branch's order); undefined when `leafId` is no
+     * message of the session. A walk up parent_id: O(depth), for whole-branch operations only.
+     */
+    async branchSeqs(db: CommonQueryMethods, sessionId: string, leafId: string): Promise<number[] | undefined> {
+      const found = await db.maybeOneFirst(sql.type(z.object({ seqs: z.array(z.number()).nullable() }))`
+        WITH RECURSIVE branch AS (
+          SELECT seq, parent_id FROM chat_messages WHERE session_id = ${sessionId} AND id = ${leafId}
+          UNION ALL
+          SELECT m.seq, m.parent_id FROM chat_messages m JOIN branch b ON m.id = b.parent_id AND m.session_id = ${sessionId}
+        )
+        SELECT array_agg(seq ORDER BY seq) AS seqs FROM branch`);
+      return found ?? undefined;
     },
 
     async get(sessionId: string, messageId: string, owner?: string): Promise<MessageWithEtag> {
@@ -392,6 +423,16 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
 }
 
 export type MessageService = ReturnType<typeof createMessageService>;
+
+/**
+ * Which message a new one follows. Each follows the one before it in the batch, the first the
+ * session's current leaf; a caller inside the service (import) may name the parent, `null` for a
+ * new root. (Private until branching gives the API its own parent_id.)
+ */
+function parentOf(message: MessageCreate & { parent_id?: string | null }, index: number, ids: string[]) {
+  if (message.parent_id !== undefined) return { parent_id: message.parent_id, explicit_parent: true };
+  return { parent_id: index === 0 ? null : ids[index - 1]!, explicit_parent: false };
+}
 
 function assertSessionTakesWrites(isActive: boolean, status: string): void {
   if (!isActive) {

@@ -88,8 +88,8 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
     },
 
     /** `owner`, when given, is the only user whose session may be found: others' are "missing". */
-    async get(id: string, owner?: string): Promise<SessionWithEtag> {
-      const found = await reads.maybeOne(prepared('get_session', sessionRow)`
+    async get(id: string, owner?: string, db: CommonQueryMethods = reads): Promise<SessionWithEtag> {
+      const found = await db.maybeOne(prepared('get_session', sessionRow)`
         SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND ${ownedBy(owner)}`);
       return found ?? missing(id);
     },

@@ -1,5 +1,6 @@
 import { contractViolations } from './contract.ts';
 import { thirdPartyViolations } from './third-party.ts';
+import { isJsonMediaType } from './contract.ts';
 
 /**
  * A fetch that checks every response against openapi.yaml, like tests/support/client.ts does (with
@@ -12,7 +13,7 @@ export async function checkedFetch(input: Request | string | URL, init?: Request
   const response = await fetch(request);
   const text = await response.clone().text();
   let body: unknown = text;
-  if (/json/.test(response.headers.get('content-type') ?? '') && text !== '') body = JSON.parse(text);
+  if (isJsonMediaType(response.headers.get('content-type')) && text !== '') body = JSON.parse(text);
   const received = { status: response.status, headers: response.headers, body, text };
   const violations = [...contractViolations(request.method, request.url, received), ...(await thirdPartyViolations(request.method, request.url, sent, received))];
   if (violations.length) {

@@ -1,5 +1,6 @@
 import { basePath, contractViolations } from './contract.ts';
 import { thirdPartyViolations } from './third-party.ts';
+import { isJsonMediaType } from './contract.ts';
 
 export type ApiResponse<T = any> = { status: number; headers: Headers; body: T; text: string };
 
@@ -34,7 +35,7 @@ export function createApiClient(origin: string) {
     const response = await fetch(url, { method, headers, body });
     const text = await response.text();
     let parsed: unknown = text;
-    if (/json/.test(response.headers.get('content-type') ?? '') && text !== '') parsed = JSON.parse(text);
+    if (isJsonMediaType(response.headers.get('content-type')) && text !== '') parsed = JSON.parse(text);
     const received = { status: response.status, headers: response.headers, body: parsed as T, text };
     const contentType = Object.entries(headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1];
     const sent = { body, contentType };

@@ -149,6 +149,50 @@ function checkBody(schemaRef: string, contentType: string, response: ReceivedRes
   const actual = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
   if (actual !== contentType) return [`content type ${actual || '(none)'} instead of ${contentType}`];
   const validate = validatorFor(schemaRef);
-  if (validate(response.body)) return [];
-  return [`body does not match ${schemaRef}: ${ajv.errorsText(validate.errors)}; body: ${response.text.slice(0, 300)}`];
+  if (!validate(response.body)) {
+    return [`body does not match ${schemaRef}: ${ajv.errorsText(validate.errors)}; body: ${response.text.slice(0, 300)}`];
+  }
+  return contentType === 'application/jsonl' ? jsonLinesViolations(schemaRef, response.text) : [];
+}
+
+/** application/json and +json types (problem+json): bodies to parse; JSON Lines is text of many values. */
+export function isJsonMediaType(contentType: string | null): boolean {
+  const mediaType = (contentType ?? '').split(';')[0]!.trim();
+  return mediaType === 'application/json' || mediaType.endsWith('+json');
+}
+
+/** The schema a JSON pointer into the contract names (following $refs). */
+function resolve(pointer: string): Record<string, unknown> {
+  let node: unknown = spec;
+  for (const segment of pointer.replace(/^openapi#\//, '').split('/')) {
+    node = (node as Record<string, unknown>)[segment.replaceAll('~1', '/').replaceAll('~0', '~')];
+    const ref = (node as { $ref?: string } | undefined)?.$ref;
+    if (ref) node = resolve(`openapi${ref}`);
+  }
+  return node as Record<string, unknown>;
+}
+
+/**
+ * A JSON Lines body against the schemas its schema names for its lines (`x-line-schemas`: the
+ * first line's and every other's): each line must be JSON and valid against its schema, and the
+ * document must end with a newline (a download cut short does not).
+ */
+function jsonLinesViolations(schemaRef: string, text: string): string[] {
+  const lines = resolve(schemaRef)['x-line-schemas'] as { first: { $ref: string }; rest: { $ref: string } } | undefined;
+  if (!lines) return [`${schemaRef} declares application/jsonl without x-line-schemas`];
+  if (!text.endsWith('\n')) return ['a JSON Lines body must end with a newline (was it cut short?)'];
+  const problems: string[] = [];
+  text.slice(0, -1).split('\n').forEach((line, index) => {
+    const ref = `openapi${(index === 0 ? lines.first : lines.rest).$ref}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      problems.push(`line ${index + 1} is not JSON: ${line.slice(0, 100)}`);
+      return;
+    }
+    const validate = validatorFor(ref);
+    if (!validate(value)) problems.push(`line ${index + 1} does not match ${ref}: ${ajv.errorsText(validate.errors)}`);
+  });
+  return problems.slice(0, 5);
 }

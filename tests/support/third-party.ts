@@ -54,7 +54,8 @@ export async function thirdPartyViolations(method: string, url: string, request:
   const requestSchema = request.contentType ? declaredRequestSchema(method, url, request.contentType) : undefined;
   const text = request.body instanceof Uint8Array ? new TextDecoder().decode(request.body) : request.body;
   if (requestSchema && text !== undefined && response.status < 400) {
-    const body = parseJson(text);
+    // A body that is not JSON (JSON Lines) is the string its schema describes.
+    const body = /(^|[/+])json$/.test(request.contentType!.split(';')[0]!.trim()) ? parseJson(text) : { parsed: true as const, value: text };
     const errors = body.parsed ? await thirdPartyErrors(requestSchema, body.value) : ['not JSON'];
     if (errors.length) {
       problems.push(`the server accepted a request body the contract rejects (${requestSchema}, third-party validator): ${errors.join('; ')}`);
