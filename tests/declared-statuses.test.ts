@@ -22,6 +22,7 @@ const service = useTestService({
   MAX_URL_LENGTH: String(MAX_URL_LENGTH),
   BODY_LIMIT: String(BODY_LIMIT),
   MESSAGES_BODY_LIMIT: String(BODY_LIMIT), // one limit for every operation with a body
+  IMPORT_BODY_LIMIT: String(BODY_LIMIT),
 });
 const serviceToken = () => hsToken({ sub: 'statuses', role: 'service_role' });
 
@@ -83,8 +84,9 @@ describe('every operation declares every status it can answer', () => {
 
   it.each(withBody)('%s: a body over BODY_LIMIT is its declared 413', async (_name, operation) => {
     const headers = { Authorization: `Bearer ${await serviceToken()}` };
-    const json = { title: 't'.repeat(BODY_LIMIT) };
-    const response = await service.api.request(operation.method, urlOf(operation), { json, headers });
+    const raw = JSON.stringify({ title: 't'.repeat(BODY_LIMIT) });
+    const contentType = operation.body!.mediaTypes[0]!; // the operation's own media type (JSON Lines for import)
+    const response = await service.api.request(operation.method, urlOf(operation), { raw, contentType, headers });
     expect(response.status).toBe(413);
   });
 

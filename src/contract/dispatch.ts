@@ -53,6 +53,15 @@ export async function createContractRouter({
   const basePath = basePathOf(spec);
   const readOnlyFields = new Set(Object.keys(schemaOf(spec, 'Session').properties ?? {}));
 
+  // OpenAPI matches a concrete path before a templated one: GET /sessions/import is the concrete
+  // path's (which has no GET: a 405), not getSession's with id "import".
+  const concrete = new Map<string, string[]>();
+  for (const operation of operations) {
+    if (operation.path.includes('{')) continue;
+    const methods = concrete.get(basePath + operation.path) ?? [];
+    concrete.set(basePath + operation.path, [...methods, operation.method.toUpperCase()]);
+  }
+
   const router = new Router();
   for (const operation of operations) {
     const operationId = operation.operationId as OperationId;
@@ -71,7 +80,15 @@ export async function createContractRouter({
       .filter((parameter) => parameter.in === 'header')
       .map(({ name }) => ({ name, key: name.toLowerCase() }));
 
+    const templated = operation.path.includes('{');
     router[operation.method as 'get'](route.replace(/\{(\w+)\}/g, ':$1'), async (ctx: Context) => {
+      const shadowing = templated ? concrete.get(ctx.path.replace(/\/$/, '')) : undefined;
+      if (shadowing) {
+        const allowed = shadowing.includes('GET') ? [...shadowing, 'HEAD'] : shadowing;
+        throw new AppError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; allowed: ${allowed.join(', ')}`, {
+          headers: { Allow: allowed.join(', ') },
+        });
+      }
       ctx.state.operationId = operationId;
       ctx.state.route = route;
       if (secured) ctx.res.setHeader('Cache-Control', 'no-store'); // private data: never cached, problems too
@@ -134,7 +151,10 @@ function createBodyReader(bodyLimit: number) {
 /** Unknown paths answer 404; known paths with another method answer 405 and say what is allowed. */
 export function unroutedRequests(router: Router) {
   return async function unrouted(ctx: Context): Promise<void> {
-    const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))];
+    const layers = router.match(ctx.path, ctx.method).path;
+    // A concrete path's methods only, when it is one (it is matched before any templated path).
+    const concrete = layers.filter((layer) => layer.paramNames.length === 0);
+    const allowed = [...new Set((concrete.length ? concrete : layers).flatMap((layer) => layer.methods))];
     if (allowed.length) {
       throw new AppError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; allowed: ${allowed.join(', ')}`, {
         headers: { Allow: allowed.join(', ') },

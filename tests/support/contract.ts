@@ -18,7 +18,9 @@ const routes: Route[] = Object.entries(spec.paths ?? {}).map(([template, item]) 
   template,
   pattern: new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}/?$`),
   item: item as OpenAPIV3_1.PathItemObject,
-}));
+}))
+  // OpenAPI matches concrete paths before templated ones (/sessions/import before /sessions/{id}).
+  .sort((a, b) => Number(a.template.includes('{')) - Number(b.template.includes('{')));
 
 export type ReceivedResponse = { status: number; headers: Headers; body: unknown; text: string };
 
