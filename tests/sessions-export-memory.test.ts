@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetPeakRss } from '../bench/lib/procfs.ts';
 import { type ChildService, spawnService } from './support/child-service.ts';
 import { createTestDatabase } from './support/database.ts';
-import { measureExport, seedSession } from './support/export-memory.ts';
+import { measureExport, seedSession } from '../bench/lib/export.ts';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let service: ChildService;

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { peakRssBytes, resetPeakRss } from '../../bench/lib/procfs.ts';
+import { peakRssBytes, resetPeakRss } from './procfs.ts';
 
 /** A session of `count` linear messages (~200 bytes of text each), its counters as appends leave them. */
 export async function seedSession(databaseUrl: string, count: number): Promise<string> {
