@@ -386,6 +386,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/messages/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search messages
+         * @description Full-text search over the messages of the caller's sessions (a user token: its own; a
+         *     service token: every user's, narrowed by `user_id`), with PostgreSQL's full-text search in
+         *     the `simple` configuration: words are matched case-insensitively and exactly (no stemming,
+         *     no stop words), in any language whose words are separated by spaces or punctuation.
+         *
+         *     `q` takes web-search syntax: words (all must appear), `"quoted phrases"`, `-excluded`
+         *     words and `OR`. It must contain at least one word to search for: a `q` of quotes, dashes
+         *     or operators only, or of excluded words only, is a 400 naming `q`. What is searched is
+         *     the text of `text` and `refusal` parts, a `tool_result`'s `output` and a `source`'s
+         *     `snippet` (the first 200,000 characters of a message); not a tool call's arguments, urls,
+         *     file ids, titles or reasoning. A message still being generated (`in_progress`) is found
+         *     once it is finished; one whose stream timed out is not searched. Soft-deleted sessions'
+         *     messages are hidden unless `include_deleted=true`; a hard-deleted session's are gone.
+         *
+         *     **Order.** Hits come best match first (PostgreSQL's `ts_rank`, normalised by the
+         *     message's length), ties newest first, within blocks of 200 matches: the newest 200
+         *     matches first, ranked, then the 200 before them, ranked, and so on. A search with at most
+         *     200 matches is therefore exactly best first; a common word's best matches are sought
+         *     among its newest ones, so its cost stays bounded however many messages contain it (to
+         *     reach older matches sooner, add words or narrow by `created_before`, `session_id` or
+         *     `role`). Paging with `next_cursor` never repeats or skips a hit, also while messages are
+         *     appended: the cursor is bound to the caller and to every filter of the search.
+         *
+         *     Across users (a service token without `user_id`) a common word is a scan of every user's
+         *     messages, bounded by the server's statement timeout: one that runs out of time is a 422
+         *     `/problems/query-too-broad`.
+         */
+        get: operations["searchMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -815,6 +860,35 @@ export interface components {
             has_more: boolean;
             /** @description Number of messages the `role` filter selects (only with `include_total=true`). */
             total?: number;
+        };
+        /** @description A message that matches a search, with the words around its best match. */
+        SearchHit: {
+            session_id: components["schemas"]["SessionIdValue"];
+            session_title: components["schemas"]["Title"];
+            message_id: components["schemas"]["MessageIdValue"];
+            /** @description The message's seq in its session. */
+            seq: number;
+            role: components["schemas"]["MessageRole"];
+            /**
+             * Format: date-time
+             * @description When the message was appended (UTC).
+             */
+            created_at: string;
+            /**
+             * @description The message's text around its best match: at most 200 characters (Unicode code points)
+             *     of it, not counting the `«` `»` wrapped around each matched word nor a trailing `…`
+             *     (where it was cut to fit). A leading `…` (counted) says text before it was left out.
+             * @example What did we decide about the Q3 «budget»?
+             */
+            snippet: string;
+        };
+        /** @description One page of search hits. */
+        SearchResults: {
+            items: components["schemas"]["SearchHit"][];
+            /** @description The page size used. */
+            limit: number;
+            /** @description Cursor of the next page, or `null` on the last page. */
+            next_cursor: string | null;
         };
         /** @description Readiness of the service and its database. */
         Health: {
@@ -2021,6 +2095,85 @@ export interface operations {
             413: components["responses"]["ContentTooLarge"];
             414: components["responses"]["UriTooLong"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    searchMessages: {
+        parameters: {
+            query: {
+                /**
+                 * @description What to search for, in web-search syntax: words, `"quoted phrases"`, `-excluded`
+                 *     words, `OR`. At least one word that is not excluded.
+                 * @example budget "third quarter" -draft
+                 */
+                q: string;
+                /**
+                 * @description Only messages of this user's sessions (a user token may give only its own).
+                 * @example user_42
+                 */
+                user_id?: components["schemas"]["UserId"];
+                /**
+                 * @description Only messages of this session (one that is not the caller's has no hits).
+                 * @example 3f1c2a9e-8b7d-4c6e-9f10-2a3b4c5d6e7f
+                 */
+                session_id?: components["schemas"]["SessionIdValue"];
+                /**
+                 * @description Only messages of any of these roles (repeat the parameter for several).
+                 * @example [
+                 *       "user",
+                 *       "assistant"
+                 *     ]
+                 */
+                role?: components["schemas"]["MessageRole"][];
+                /**
+                 * @description Only messages created strictly after this instant.
+                 * @example 2026-01-01T00:00:00Z
+                 */
+                created_after?: string;
+                /**
+                 * @description Only messages created strictly before this instant.
+                 * @example 2026-12-31T23:59:59Z
+                 */
+                created_before?: string;
+                /**
+                 * @description Also search the messages of soft-deleted sessions (`is_active=false`).
+                 * @example true
+                 */
+                include_deleted?: boolean;
+                /**
+                 * @description Page size.
+                 * @example 10
+                 */
+                limit?: number;
+                /**
+                 * @description Opaque `next_cursor` of a previous page, valid only with the same `q` and filters, for the same caller.
+                 * @example eyJ2IjoxLCJrIjpbIjIwMjYtMDEtMDFUMDA6MDA6MDAuMDAwWiJdfQ
+                 */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of hits. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["QueryTooBroad"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -25,6 +25,8 @@ import { createMessageService } from './messages/service.ts';
 import { createPortabilityHandlers } from './portability/handlers.ts';
 import { createImportValidator } from './portability/import.ts';
 import { createPortabilityService } from './portability/service.ts';
+import { createSearchHandlers } from './search/handlers.ts';
+import { createSearchService } from './search/service.ts';
 
 export type AppDependencies = {
   config: Config;
@@ -56,7 +58,9 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
     ...metadataSchemaErrors(metadata),
     ...metadataErrors(metadata),
   ];
-  const sessions = createSessionService(pool, retry, createCursorCodec(cursorSecret), checkMetadata);
+  const cursors = createCursorCodec(cursorSecret);
+  const sessions = createSessionService(pool, retry, cursors, checkMetadata);
+  const search = createSearchService(pool, retry, cursors);
   const messages = createMessageService(pool, retry, {
     maxPerSession: config.MAX_MESSAGES_PER_SESSION,
     inProgressTimeoutS: config.IN_PROGRESS_TIMEOUT_S,
@@ -75,6 +79,7 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
       ...createSessionHandlers(sessions, idempotency, basePath, onReplay),
       ...createMessageHandlers(messages, idempotency, metadataSchemaErrors, onReplay),
       ...createPortabilityHandlers(portability, validateImport, idempotency, basePath, onReplay),
+      ...createSearchHandlers(search),
     },
     bodyLimit: config.BODY_LIMIT,
     // Messages carry conversations (up to 100 of up to 1 MiB each): a limit of their own.

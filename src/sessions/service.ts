@@ -290,7 +290,7 @@ function filtersOf(query: ListQuery) {
  * extra digits, possibly up): `exact` says whether nothing was cut. Leap seconds are PostgreSQL's
  * to read (the next minute's first); it has no year 0, which means "since forever" here.
  */
-function instant(value: string): { floor: string; exact: boolean } {
+export function instant(value: string): { floor: string; exact: boolean } {
   if (value.startsWith('0000')) return { floor: '-infinity', exact: true };
   const [, head, fraction = '', zone] = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(value) ?? [];
   if (head === undefined || fraction.length <= 6) return { floor: value, exact: true };
