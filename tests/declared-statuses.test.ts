@@ -48,6 +48,8 @@ const answerable: { status: string; when: (operation: Operation) => boolean; by:
   { status: '409', when: (operation) => hasParameter(operation, 'Idempotency-Key'), by: 'idempotency/store.ts (in progress)' },
   { status: '422', when: (operation) => hasParameter(operation, 'Idempotency-Key'), by: 'idempotency/store.ts (key reused)' },
   { status: '422', when: (operation) => operation.operationId === 'listSessions', by: 'sessions/service.ts (a list across users ran out of time)' },
+  { status: '422', when: (operation) => operation.operationId === 'searchMessages', by: 'search/service.ts (a search across users ran out of time)' },
+  { status: '403', when: (operation) => ['listSessions', 'searchMessages'].includes(operation.operationId), by: 'handlers.ts (a user token naming another user_id)' },
 ];
 
 const named = operations.map((operation) => [`${operation.operationId} (${operation.method} ${operation.path})`, operation] as const);
