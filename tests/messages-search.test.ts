@@ -311,6 +311,16 @@ describe('snippets', () => {
     expect(snippet.endsWith('…')).toBe(true);
   });
 
+  it('a match at the end of a long message keeps the words just before it, marked by a leading …', async () => {
+    const alice = await newUser();
+    const w = word();
+    const words = Array.from({ length: 40 }, (_, i) => `word${i}`);
+    await conversation(alice, [say(`${words.join(' ')} ${w}`)]);
+    const { snippet } = (await alice.search({ q: w })).body.items[0] as Hit;
+    expect(snippet).toMatch(new RegExp(`^…word\\d+ .* «${w}»$`));
+    expect(countedLength(snippet)).toBeLessThanOrEqual(200);
+  });
+
   it('many matches, every word a match, still at most 200 characters', async () => {
     const alice = await newUser();
     const w = word();

@@ -24,15 +24,14 @@ export function snippetOf(headline: string): string {
   const firstHit = segments.findIndex((segment) => segment.hit);
   let lead = false;
   if (firstHit > 0) {
-    const before = segments.slice(0, firstHit).reduce((sum, segment) => sum + segment.text.length, 0);
-    if (before > LEAD_CHARS) {
-      // Keep the last LEAD_CHARS − 1 characters before the match (the … takes one).
-      let drop = before - (LEAD_CHARS - 1);
-      for (const segment of segments.slice(0, firstHit)) {
-        const cut = Math.min(drop, segment.text.length);
-        segment.text = segment.text.slice(cut);
-        drop -= cut;
-      }
+    // Everything before the first match is plain text.
+    const before = segments.slice(0, firstHit).flatMap((segment) => segment.text);
+    if (before.length > LEAD_CHARS) {
+      // Keep at most LEAD_CHARS − 1 characters before the match (the … takes one), from a word's start.
+      let start = before.length - (LEAD_CHARS - 1);
+      const space = before.slice(start - 1).findIndex((char) => /\s/u.test(char));
+      if (space >= 0 && start - 1 + space < before.length - 1) start = start + space;
+      segments.splice(0, firstHit, { text: before.slice(start), hit: false });
       lead = true;
     }
   }
