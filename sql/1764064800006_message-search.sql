@@ -54,10 +54,15 @@ ALTER TABLE chat_messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS 
   END
 ) STORED;
 
--- A user's matches of a word: one GIN lookup of both keys. fastupdate off: each append writes
--- its entries into the index at once, so a search never scans a pending list of up to 4 MB
--- (docs/performance.md has the measured cost per append of either choice).
-CREATE INDEX idx_chat_messages_search ON chat_messages USING gin (user_id, search_vector) WITH (fastupdate = off);
+-- A user's matches of a word: one GIN lookup of both keys. A 1 KB message brings ~170 entries.
+-- Written at once (fastupdate off) they touch as many leaf pages: 49 KB of WAL per append here
+-- (full-page images), 2.9 ms. Through the pending list (fastupdate on) they are appended to it and
+-- merged in bulk when it passes gin_pending_list_limit (or by autovacuum): 21 KB and 1.8 ms with a
+-- limit of 1 MB. A search reads the pending list too; at 1 MB that cost was within noise, and a
+-- quarter of the default 4 MB bounds the stall of the append that happens to merge it
+-- (docs/performance.md, "Search").
+CREATE INDEX idx_chat_messages_search ON chat_messages USING gin (user_id, search_vector)
+  WITH (fastupdate = on, gin_pending_list_limit = 1024);
 
 -- A user's messages newest first: the candidates of a common word are its newest matches, found by
 -- walking this index and testing each message's vector, without ranking every match.
