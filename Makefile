@@ -6,7 +6,7 @@ export REDOCLY_TELEMETRY := off
 
 INSTALLED := node_modules/.installed
 
-.PHONY: token install run test generate check-generated lint typecheck migrate build clean bench-dispatch bench bench-export docs contract-lint browser pooler contract-diff fuzz
+.PHONY: token install run test generate check-generated lint typecheck migrate build clean bench-dispatch bench bench-export bench-search docs contract-lint browser pooler contract-diff fuzz
 
 $(INSTALLED): package.json package-lock.json
 	PATH="$(SYSTEM_PATH)" npm ci --no-audit --no-fund
@@ -93,10 +93,16 @@ bench-dispatch: $(INSTALLED)
 bench: dist/.built
 	node bench/run.ts
 	node bench/export.ts
+	node bench/search.ts
 
 # Only the export step of make bench (export-10k, and peak RSS at 1,000 vs 100,000 messages).
 bench-export: dist/.built
 	node bench/export.ts
+
+# GET /messages/search: a rare and a common word in one user's 100,000 messages, and the rare word
+# at 10,000 vs BENCH_SEARCH_ROWS (1000000) messages in the table; writes bench/results/search.{md,json}.
+bench-search: dist/.built
+	node bench/search.ts
 
 # The service as production runs it (make run, make bench): bundled into dist/ by esbuild (under a
 # second, redone only when a source changed), with the contract beside it also as JSON, read at
