@@ -16,12 +16,22 @@
  * which has no counters to read and numbers its messages after the session's newest
  * (originalAppendStatement in bench/lib/message-sql.ts). `make bench` runs it beside the floor.
  *
- * Two knobs, for bench/pg-cpu.ts only (make bench uses neither):
- * - FLOOR_DISCARD_ALL=1: do what Slonik's pool does by default on every release, a `DISCARD ALL`
- *   on the connection before it goes back to the pool;
- * - FLOOR_BURN_US=n: spin n µs of CPU per request, to be as slow as a heavier server.
+ * Its statements are named prepared statements, as the service's are (src/db/prepared.ts,
+ * DB_PREPARED_STATEMENTS=on by default): PostgreSQL parses and plans each text once per
+ * connection. The name is derived from the text (as the service's), so one name never carries
+ * two texts. Without that, ours ÷ floor on PostgreSQL's CPU would be flattered by the floor's
+ * parsing and planning on every request.
+ *
+ * Knobs (make bench uses none of them):
+ * - FLOOR_PREPARED=off: every statement unnamed (parsed and planned each time), to measure what
+ *   preparing saves;
+ * - FLOOR_DISCARD_ALL=1 (bench/pg-cpu.ts): do what Slonik's pool does by default on every
+ *   release, a `DISCARD ALL` on the connection before it goes back to the pool (which drops
+ *   prepared statements too, so the statements are unnamed then);
+ * - FLOOR_BURN_US=n (bench/pg-cpu.ts): spin n µs of CPU per request, to be as slow as a heavier server.
  */
 import { uuidv7 } from '../src/ids.ts';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
 import { floorCursor, parseFloorCursor } from './lib/floor-cursor.ts';
@@ -46,9 +56,27 @@ type Queryable = {
   end(): Promise<void>;
 };
 
-/** The pool's query, or (FLOOR_DISCARD_ALL=1) connect, query, DISCARD ALL, release: Slonik's sequence. */
-const pool: Queryable =
-  process.env.FLOOR_DISCARD_ALL === '1'
+const discardAll = process.env.FLOOR_DISCARD_ALL === '1';
+const preparedStatements = (process.env.FLOOR_PREPARED ?? 'on') === 'on' && !discardAll;
+
+/** Each text's name, derived from the text: `floor_<first 64 bits of its SHA-256>`. */
+const names = new Map<string, string>();
+function nameOf(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) names.set(text, (name = `floor_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`));
+  return name;
+}
+
+/**
+ * The pool's query with each text a named prepared statement; or (FLOOR_PREPARED=off) unnamed; or
+ * (FLOOR_DISCARD_ALL=1) connect, query, DISCARD ALL, release: Slonik's default sequence.
+ */
+const pool: Queryable = preparedStatements
+  ? {
+      query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => pgPool.query<R>({ name: nameOf(text), text, values: values ?? [] }),
+      end: () => pgPool.end(),
+    }
+  : discardAll
     ? {
         async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
           const client = await pgPool.connect();
