@@ -49,6 +49,20 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * A write that found nothing to change, and nothing that explains why: the row changed meanwhile
+ * (the write is tried again: src/messages/service.ts).
+ */
+export class ChangedMeanwhile extends Error {}
+
+/**
+ * Raised by our own rules, not by the database: a transaction they end is rolled back, but its
+ * connection is as good as it was (src/db/retry.ts keeps it).
+ */
+export function isAnswer(error: unknown): boolean {
+  return error instanceof AppError || error instanceof ChangedMeanwhile;
+}
+
 /** A 400 that names every invalid field; its detail is the first message. */
 export function validationFailed(errors: FieldError[]): AppError {
   const [first] = errors;

@@ -4,8 +4,11 @@ import {
   BackendTerminatedUnexpectedlyError,
   type CommonQueryMethods,
   ConnectionError,
+  type DatabasePool,
+  type DatabaseTransactionConnection,
   StatementTimeoutError,
 } from 'slonik';
+import { isAnswer } from '../errors.ts';
 
 /**
  * What a failed database call means for a retry:
@@ -115,15 +118,47 @@ const queryMethods = [
   'transaction',
 ] as const;
 
+/** An answer raised inside a transaction, carried out of the connection's handler as a value. */
+class Answered {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
+/**
+ * `pool.transaction(work)`, except that an answer of ours raised by `work` (a 404, 409, 412, 422:
+ * src/errors.ts `isAnswer`) keeps the connection. Slonik destroys the connection of any call
+ * whose handler throws, even after its ROLLBACK succeeded — each such answer would cost the
+ * database a new backend and the statements it had prepared. So the transaction runs on an
+ * explicit connection whose handler returns the answer rather than throwing it: Slonik has
+ * rolled the transaction back already (or, had the ROLLBACK failed, thrown its error instead,
+ * which is not an answer and destroys the connection as before), and a connection that died
+ * meanwhile is destroyed by the driver on its error event whatever the handler returns.
+ * Database errors (a constraint, a stale prepared statement, a lost connection) still destroy it.
+ */
+function transactionKeepingConnection(pool: DatabasePool) {
+  return async <T>(work: (transaction: DatabaseTransactionConnection) => Promise<T>): Promise<T> => {
+    const outcome = await pool.connect((connection) =>
+      connection.transaction(work).catch((error: unknown) => {
+        if (isAnswer(error)) return new Answered(error);
+        throw error;
+      }),
+    );
+    if (outcome instanceof Answered) throw outcome.error;
+    return outcome;
+  };
+}
+
 /**
  * The same query methods, each call retried. `safeToRepeat` says whether the statements run
  * through this view may be applied twice (reads, inserts keyed by a client-chosen id).
  */
-export function retrying<T extends CommonQueryMethods>(db: T, retry: Retry, safeToRepeat: boolean): CommonQueryMethods {
+export function retrying(pool: DatabasePool, retry: Retry, safeToRepeat: boolean): CommonQueryMethods {
   const wrapped: Record<string, unknown> = {};
   for (const method of queryMethods) {
-    const call = db[method] as (...args: unknown[]) => Promise<unknown>;
-    wrapped[method] = (...args: unknown[]) => retry(() => call.apply(db, args), { safeToRepeat });
+    const call = (method === 'transaction' ? transactionKeepingConnection(pool) : pool[method].bind(pool)) as (...args: unknown[]) => Promise<unknown>;
+    wrapped[method] = (...args: unknown[]) => retry(() => call(...args), { safeToRepeat });
   }
   return wrapped as unknown as CommonQueryMethods;
 }

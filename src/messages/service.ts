@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ContractRequest, Schemas } from '../contract/types.ts';
 import { prepared } from '../db/prepared.ts';
 import { type Retry, retrying } from '../db/retry.ts';
-import { AppError, notFound } from '../errors.ts';
+import { AppError, ChangedMeanwhile, notFound } from '../errors.ts';
 import { etagOf, type Precondition, satisfies } from '../http/etag.ts';
 import { isJsonObject, mergePatch } from '../rules.ts';
 import { missing, ownedBy, preconditionFailed, touched, versionMatches } from '../sessions/service.ts';
@@ -81,8 +81,6 @@ const stateRow = z.object({
   last_is_text: z.boolean(),
 });
 
-/** A write that found nothing to change, and nothing that explains why: the row changed meanwhile. */
-class ChangedMeanwhile extends Error {}
 const ATTEMPTS = 3;
 
 export function createMessageService(pool: DatabasePool, retry: Retry, limits: MessageLimits) {
