@@ -7,6 +7,7 @@
  *   LADDER_RUNG=slonik     … through a Slonik pool with the service's settings (src/db/pool.ts), rows untyped
  *   LADDER_RUNG=zod        … with the service's row interceptor parsing each row with a zod schema
  *
+ * Each rung's statement is a named prepared statement, as the floor's and the service's are.
  * No validation, no middleware, no logging or metrics: those are the service's own. `make bench`
  * starts each rung as a separate process: DATABASE_URL=… PORT=… LADDER_RUNG=… node bench/ladder.ts
  */
@@ -17,6 +18,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { loadConfig } from '../src/config.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
+import { prepared } from '../src/db/prepared.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('DATABASE_URL is required');
@@ -42,7 +44,7 @@ async function fetcher(): Promise<{ get: (id: string) => Promise<Row | null>; en
   if (rung === 'koa') {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.DB_POOL_SIZE ?? 20) });
     return {
-      get: async (id) => (await pool.query<Row>(`SELECT ${COLUMNS} FROM chat_sessions WHERE id = $1 AND TRUE`, [id])).rows[0] ?? null,
+      get: async (id) => (await pool.query<Row>({ name: 'ladder_get', text: `SELECT ${COLUMNS} FROM chat_sessions WHERE id = $1 AND TRUE`, values: [id] })).rows[0] ?? null,
       end: () => pool.end(),
     };
   }
@@ -50,8 +52,8 @@ async function fetcher(): Promise<{ get: (id: string) => Promise<Row | null>; en
   const columns = sql.fragment`id, user_id, title, status, is_active, metadata, created_at, updated_at, version`;
   const query =
     rung === 'zod'
-      ? (id: string) => pool.maybeOne(sql.type(row)`SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND TRUE`)
-      : (id: string) => pool.maybeOne(sql.unsafe`SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND TRUE`);
+      ? (id: string) => pool.maybeOne(prepared('ladder_get_typed', row)`SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND TRUE`)
+      : (id: string) => pool.maybeOne({ ...sql.unsafe`SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND TRUE`, name: 'ladder_get' });
   return { get: async (id) => (await query(id)) as Row | null, end: () => pool.end() };
 }
 
