@@ -122,8 +122,20 @@ type Reply = { status: number; body?: unknown; headers?: Record<string, string> 
 function send(ctx: Context, reply: Reply): void {
   ctx.status = reply.status;
   for (const name in reply.headers) ctx.res.setHeader(name, reply.headers[name]!); // see src/http/edge.ts
-  if (reply.body !== undefined) ctx.body = reply.body;
+  if (reply.body === undefined) return;
+  // A reply naming its own media type carries a stream (an export: src/contract/types.ts).
+  if (reply.headers?.['Content-Type'] !== undefined) {
+    ctx.body = reply.body;
+    return;
+  }
+  // JSON, serialised here with its type on the raw response: Koa's body setter then takes the
+  // string path (its length only), and respond() ends with it, instead of looking the type 'json'
+  // up, setting it with ctx.set, and testing the body against Blob, streams and Response first.
+  ctx.res.setHeader('Content-Type', JSON_TYPE);
+  ctx.body = JSON.stringify(reply.body);
 }
+
+const JSON_TYPE = 'application/json; charset=utf-8'; // what Koa sets for an object body
 
 /** Checks a body's media type against the operation's, then reads the JSON. */
 function createBodyReader(bodyLimit: number) {
