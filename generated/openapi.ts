@@ -265,12 +265,18 @@ export interface paths {
         };
         /**
          * List messages
-         * @description Lists the session's messages in `seq` order: newest first by default (`order=desc`).
+         * @description Lists the session's current branch (the path from its root to `current_message_id`; for
+         *     a conversation that never branched, every message) in `seq` order: newest first by
+         *     default (`order=desc`). `leaf_id` lists the branch ending at that message instead;
+         *     `view=all` lists every message of every branch. Each message of a branch listing carries
+         *     `sibling_count` and `sibling_index` (for "2 / 3"); `view=all` items do not (their
+         *     `parent_id`s draw the tree).
+         *
          *     `after_seq` and `before_seq` select the messages with a `seq` above / below them (both
          *     together: a window); the next page is `before_seq=<last item's seq>` descending, or
          *     `after_seq=<last item's seq>` ascending, and `has_more` says whether there is one. A page
-         *     costs the same whatever the session's length. Messages of closed and soft-deleted
-         *     sessions stay readable.
+         *     costs the same whatever the session's length, number of branches or depth. Messages of
+         *     closed and soft-deleted sessions stay readable.
          */
         get: operations["listMessages"];
         put?: never;
@@ -497,6 +503,14 @@ export interface components {
              */
             last_message_at: string | null;
             /**
+             * Format: uuid
+             * @description The current leaf: the last message of the current branch, which listings show by
+             *     default and the next append follows. Every append moves it to the last message
+             *     appended; `PATCH` may set it to any message of the session (switching branches);
+             *     deleting it makes its parent current. `null` while the session has no messages.
+             */
+            current_message_id: string | null;
+            /**
              * Format: date-time
              * @description When the session was created (UTC).
              */
@@ -523,6 +537,11 @@ export interface components {
             status?: components["schemas"]["SessionStatus"];
             /** @description `true` restores a soft-deleted session, `false` soft-deletes it. */
             is_active?: boolean;
+            /**
+             * @description Switches branches: the path from the root to this message (of the session; else a
+             *     400) becomes the current branch, and the next append follows this message.
+             */
+            current_message_id?: components["schemas"]["MessageIdValue"];
             /**
              * @description Merged into the session's metadata key by key; a `null` value removes its key, and
              *     `null` instead of an object empties the metadata.
@@ -770,7 +789,7 @@ export interface components {
             seq: number;
             /**
              * Format: uuid
-             * @description The message this one follows; `null` for a first message.
+             * @description The message this one follows; `null` for a root (a first message).
              */
             parent_id: string | null;
             role: components["schemas"]["MessageRole"];
@@ -780,6 +799,13 @@ export interface components {
             finish_reason: components["schemas"]["FinishReason"];
             usage: components["schemas"]["Usage"];
             metadata: components["schemas"]["Metadata"];
+            /**
+             * @description Listings of a branch only (not `view=all`, not a single message): how many messages
+             *     share this one's parent (roots are siblings of one another), this one included.
+             */
+            sibling_count?: number;
+            /** @description Listings of a branch only; which of its siblings this one is, from 1, in `seq` order. */
+            sibling_index?: number;
             /**
              * Format: date-time
              * @description When the message was appended (UTC).
@@ -793,6 +819,14 @@ export interface components {
         };
         /** @description A message to append; `status` defaults to `completed`, which needs at least one content part. */
         MessageCreate: {
+            /**
+             * @description The message this one follows: a message already in the session (else a 400). Omitted:
+             *     the session's current leaf for the batch's first message, the message before it for
+             *     the others. Naming an earlier message starts a new branch there (an edit: the old
+             *     message's `parent_id`; a regeneration: the old answer's `parent_id`); `null` starts a
+             *     new root (editing a first message).
+             */
+            parent_id?: components["schemas"]["MessageIdValue"] | null;
             role: components["schemas"]["MessageRole"];
             content: components["schemas"]["MessageContent"];
             status?: components["schemas"]["MessageStatus"];
@@ -858,7 +892,11 @@ export interface components {
             order: "asc" | "desc";
             /** @description Whether more messages follow this page in its order (within `after_seq` / `before_seq`). */
             has_more: boolean;
-            /** @description Number of messages the `role` filter selects (only with `include_total=true`). */
+            /**
+             * @description Number of messages the listing selects — the branch (or every message with
+             *     `view=all`) and `role` — whatever `after_seq`, `before_seq` and `limit` (only with
+             *     `include_total=true`).
+             */
             total?: number;
         };
         /** @description A message that matches a search, with the words around its best match. */
@@ -1793,7 +1831,17 @@ export interface operations {
                  */
                 role?: components["schemas"]["MessageRole"][];
                 /**
-                 * @description Also count the messages the `role` filter selects, whatever the window and page (`total`).
+                 * @description `branch` (a branch: the current one, or the one ending at `leaf_id`) or `all` (every message, in `seq` order).
+                 * @example all
+                 */
+                view?: "branch" | "all";
+                /**
+                 * @description List the branch ending at this message of the session (a 400 when it is not one, or with `view=all`).
+                 * @example 9b2e7c1a-4d3f-4e5a-8b6c-7d8e9f0a1b2c
+                 */
+                leaf_id?: components["schemas"]["MessageIdValue"];
+                /**
+                 * @description Also count the messages the listing selects (`role`, and the branch or `view=all`), whatever the window and page (`total`).
                  * @example true
                  */
                 include_total?: boolean;

@@ -92,6 +92,12 @@ const EXISTING = '<existing session>';
 const IN_PROGRESS = '<existing in_progress message>';
 const COMPLETED = '<existing completed message>';
 const EXISTING_IDS = new Set([EXISTING, IN_PROGRESS, COMPLETED]);
+/**
+ * A message of the path's session, where a query or body names one (leaf_id, parent_id,
+ * current_message_id: the contract's prose says another is a 400). Random otherwise (the
+ * session itself is then a random one: a 404 first).
+ */
+const MESSAGE_OF_SESSION = '<a message of the session>';
 /** The current ETag of what the path names (its last id): the session, or the message. */
 const ETAG_OF_EXISTING = '<its current etag>';
 
@@ -106,8 +112,14 @@ const proseRules: Record<string, (value: any) => unknown> = {
   // MessageCreate: "status defaults to completed, which needs at least one content part". An
   // empty message is one about to be streamed.
   MessageCreate: (message) =>
-    (message.status ?? 'completed') === 'completed' && message.content.length === 0 ? { ...message, status: 'in_progress' } : message,
+    proseRules.MessageCreateParent!(
+      (message.status ?? 'completed') === 'completed' && message.content.length === 0 ? { ...message, status: 'in_progress' } : message,
+    ),
   // The same rule on a patched message: the in_progress messages set up for the cases have a part.
+  // MessageCreate.parent_id: "a message already in the session (else a 400)".
+  MessageCreateParent: (message) => (typeof message.parent_id === 'string' ? { ...message, parent_id: MESSAGE_OF_SESSION } : message),
+  // SessionPatch.current_message_id: "this message (of the session; else a 400)".
+  SessionPatch: (patch) => (patch.current_message_id === undefined ? patch : { ...patch, current_message_id: MESSAGE_OF_SESSION }),
   MessagePatch: ({ content, ...patch }) =>
     content === undefined || (patch.status === 'completed' && content.length === 0) ? patch : { content, ...patch },
   // ForkRequest: "a message_id that is not a message of this session is a 400": a generated id
@@ -151,6 +163,7 @@ function validParameter(parameter: Parameter, operation: Operation): fc.Arbitrar
   if (parameter.name === 'If-Match' || parameter.name === 'If-None-Match') {
     return fc.oneof(fc.constant('*'), fc.constant(ETAG_OF_EXISTING), valid(parameter.schema, 'header'));
   }
+  if (parameter.name === 'leaf_id') return fc.constant(MESSAGE_OF_SESSION);
   if (parameter.name === 'Idempotency-Key') return valid(parameter.schema, 'header').map((key) => `${key}-${unique()}`.slice(-255));
   // searchMessages' q: "at least one word that is not excluded" (its description); one of only
   // quotes, dashes and operators is a 400 naming q.
@@ -185,7 +198,11 @@ function validRequest(operation: Operation): fc.Arbitrary<FuzzRequest> {
   const contentType = operation.body ? fc.constantFrom(...operation.body.mediaTypes) : fc.constant(undefined);
   return fc
     .record({ path: pick('path'), query: pick('query'), headers: pick('header'), body, contentType })
-    .map((parts) => ({ operation, ...parts }) as FuzzRequest);
+    .map((parts) => {
+      // listMessages: "leaf_id … a 400 with view=all".
+      if (parts.query.view === 'all') delete parts.query.leaf_id;
+      return { operation, ...parts } as FuzzRequest;
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,6 +368,8 @@ function bodyOf(request: FuzzRequest) {
 async function send(request: FuzzRequest): Promise<Sent> {
   const resolved: FuzzRequest = { ...request, path: { ...request.path }, headers: { ...request.headers } };
   const ids = Object.values(request.path);
+  const namesMessage = JSON.stringify([request.query, request.body ?? null]).includes(MESSAGE_OF_SESSION);
+  let namedMessage: string = randomUUID();
   let existing: { id: string; etag: string } | undefined; // what the path names last, when it exists
   if (ids.some((id) => EXISTING_IDS.has(id)) || Object.values(request.headers).includes(ETAG_OF_EXISTING)) {
     const session = await createSession();
@@ -362,6 +381,16 @@ async function send(request: FuzzRequest): Promise<Sent> {
       if (value === EXISTING) resolved.path[name] = session.id;
       if (value === IN_PROGRESS || value === COMPLETED) resolved.path[name] = message!.id;
     }
+    if (namesMessage) {
+      namedMessage = message?.id ?? (await appendMessage(session.id, false)).id;
+      // The session changed: its ETag is the one after that append.
+      if (!message) existing = { id: session.id, etag: (await api.get(`/sessions/${session.id}`)).headers.get('etag')! };
+    }
+  }
+  if (namesMessage) {
+    const substitute = (value: unknown) => JSON.parse(JSON.stringify(value).replaceAll(MESSAGE_OF_SESSION, namedMessage));
+    resolved.query = substitute(request.query);
+    if (request.body !== undefined) resolved.body = substitute(request.body);
   }
   for (const [name, value] of Object.entries(resolved.headers)) {
     if (value === ETAG_OF_EXISTING) resolved.headers[name] = existing?.etag ?? '"1"';

@@ -53,7 +53,8 @@ describe('order and limit', () => {
   it('items are whole messages', async () => {
     const response = await messages.list(thirty.id, 'order=asc&limit=1');
     const read = await messages.get(thirty.id, response.body.items[0].id);
-    expect(response.body.items[0]).toEqual(read.body);
+    // A branch listing adds where the message stands among its siblings.
+    expect(response.body.items[0]).toEqual({ ...read.body, sibling_count: 1, sibling_index: 1 });
   });
 
   it('limit=100 is accepted', async () => {
@@ -308,7 +309,15 @@ describe('a page costs the same whatever the session length', () => {
          SELECT s.id, i, gen_random_uuid(), 'user', '[{"type":"text","text":"x"}]', 27, 'completed'
          FROM chat_sessions s, generate_series(1, 10) AS i WHERE s.user_id = 'plan_other'`,
       );
-      await client.query('UPDATE chat_sessions SET message_count = $2, last_seq = $2 WHERE id = $1', [longSession, LONG]);
+      // Each session one run (run 1, as sql/1764064800005 numbers the runs of linear sessions).
+      await client.query(
+        `UPDATE chat_sessions s SET message_count = $2, last_seq = $2, current_seq = $2, current_run_id = 1,
+           current_message_id = (SELECT id FROM chat_messages WHERE session_id = $1 AND seq = $2) WHERE id = $1`,
+        [longSession, LONG],
+      );
+      await client.query(`UPDATE chat_messages SET starts_run = true WHERE seq = 1`);
+      await client.query(`INSERT INTO chat_message_runs (session_id, run_id, path_runs, path_seqs)
+        SELECT DISTINCT session_id, 1, '{}'::int[], '{}'::int[] FROM chat_messages ON CONFLICT DO NOTHING`);
       await client.query('ANALYZE chat_messages');
       await client.query('ANALYZE chat_sessions');
     });

@@ -70,7 +70,7 @@ describe('named prepared statements on the hot paths', () => {
       'create_session',
       'get_message',
       'get_session',
-      'list_messages',
+      'list_branch',
       'list_sessions',
       'soft_delete_session',
       'update_session',

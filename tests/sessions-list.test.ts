@@ -32,6 +32,7 @@ type Stored = {
   metadata: Record<string, unknown>;
   message_count: number;
   last_message_at: string | null;
+  current_message_id: string | null;
   created_at: string;
   updated_at: string;
 };
@@ -49,7 +50,7 @@ async function seed(rows: SeedRow[]): Promise<Stored[]> {
               coalesce(r.metadata, '{}'::jsonb), coalesce(r.created_at, now()), coalesce(r.updated_at, r.created_at, now())
        FROM jsonb_to_recordset($1::jsonb) AS r(user_id text, title text, status text, is_active boolean,
                                                metadata jsonb, created_at timestamptz, updated_at timestamptz)
-       RETURNING id, user_id, title, status, is_active, metadata, message_count, last_message_at, created_at, updated_at`,
+       RETURNING id, user_id, title, status, is_active, metadata, message_count, last_message_at, current_message_id, created_at, updated_at`,
       [JSON.stringify(rows)],
     );
     return result.rows.map((row) => ({
@@ -388,7 +389,7 @@ describe('GET /sessions limit and offset', () => {
         `INSERT INTO chat_sessions (user_id, title, created_at, updated_at)
          SELECT $1, 'row ' || i, timestamptz '2025-01-01' + i * interval '1 second', timestamptz '2025-01-01' + i * interval '1 second'
          FROM generate_series(1, $2::int) AS i
-         RETURNING id, user_id, title, status, is_active, metadata, message_count, last_message_at, created_at, updated_at`,
+         RETURNING id, user_id, title, status, is_active, metadata, message_count, last_message_at, current_message_id, created_at, updated_at`,
         [user, count],
       );
       return result.rows.map((row) => ({

@@ -26,7 +26,7 @@ describe('GET /sessions/{id}: a session that exists', () => {
     const created = await createSession();
     const response = await service.api.get(`/sessions/${created.body.id}`);
     expect(Object.keys(response.body).sort()).toEqual(
-      ['created_at', 'id', 'is_active', 'last_message_at', 'message_count', 'metadata', 'status', 'title', 'updated_at', 'user_id'].sort(),
+      ['created_at', 'current_message_id', 'id', 'is_active', 'last_message_at', 'message_count', 'metadata', 'status', 'title', 'updated_at', 'user_id'].sort(),
     );
     expect(response.body.created_at).toMatch(rfc3339Utc);
     expect(response.body.updated_at).toMatch(rfc3339Utc);

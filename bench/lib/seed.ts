@@ -155,7 +155,7 @@ const words = [
  * result); text parts of 20–400 characters from users, a quarter of assistant replies ~1 KB, tool
  * results up to 1.5 KB; assistants carry model, finish_reason and usage. Ids are md5(session, seq),
  * so each parent_id is computed, not looked up. The session counters (message_count, last_seq,
- * current_message_id, last_message_at) are set to match. Constraints and indexes are dropped
+ * current_message_id, current_run_id, current_seq, last_message_at) are set to match; each session is one run. Constraints and indexes are dropped
  * first and rebuilt after, as for sessions.
  */
 export async function seedMessages(url: string, total: number, sessions: number, log: (line: string) => void): Promise<MessageSeedResult> {
@@ -221,10 +221,14 @@ export async function seedMessages(url: string, total: number, sessions: number,
     await client.query(`
       UPDATE chat_sessions s
       SET message_count = t.n, last_seq = t.n,
-          current_message_id = md5(s.id::text || ':' || t.n)::uuid,
+          current_message_id = md5(s.id::text || ':' || t.n)::uuid, current_run_id = 1, current_seq = t.n,
           last_message_at = date_trunc('milliseconds', t.created_at + t.n * interval '${MESSAGE_GAP_S} seconds'),
           metadata = s.metadata || CASE t.ord WHEN 1 THEN '{"bench":"${LIST_LONG}"}'::jsonb WHEN 2 THEN '{"bench":"${LIST_SHORT}"}'::jsonb ELSE '{}'::jsonb END
       FROM bench_message_sessions t WHERE s.id = t.id`);
+    // Each session is linear: one run (id 1), whose first message starts it.
+    await client.query(`
+      INSERT INTO chat_message_runs (session_id, run_id, path_runs, path_seqs)
+      SELECT id, 1, '{}', '{}' FROM bench_message_sessions ON CONFLICT DO NOTHING`);
     await client.query('VACUUM (ANALYZE) chat_messages');
     await client.query('VACUUM (ANALYZE) chat_sessions');
     await client.query('ALTER TABLE chat_messages SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)');
@@ -278,10 +282,11 @@ function insertMessages(from: number, to: number): string {
       FROM shaped JOIN bench_corpus c ON c.fragment = floor(r_offset * ${FRAGMENTS})::int
     )
     INSERT INTO chat_messages
-      (session_id, seq, id, parent_id, role, content, content_bytes, status, model, finish_reason, usage, metadata, created_at, updated_at)
+      (session_id, seq, id, parent_id, run_id, starts_run, role, content, content_bytes, status, model, finish_reason, usage, metadata, created_at, updated_at)
     SELECT session_id, seq,
            md5(session_id::text || ':' || seq)::uuid,
            CASE WHEN seq > 1 THEN md5(session_id::text || ':' || (seq - 1))::uuid END,
+           1, seq = 1,
            role,
            jsonb_build_array(jsonb_build_object('type', 'text', 'text', text)),
            -- compact JSON: [{"type":"text","text":"…"}]; the corpus has nothing JSON escapes

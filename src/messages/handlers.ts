@@ -50,6 +50,10 @@ export function createMessageHandlers(
     },
 
     async listMessages({ path, query, caller }) {
+      if (query.view === 'all' && query.leaf_id !== undefined) {
+        const message = 'leaf_id lists one branch and view=all every message: give one or the other';
+        throw validationFailed([{ in: 'query', pointer: '/leaf_id', message }]);
+      }
       return { status: 200, body: await messages.list(path.id, query, ownerScope(caller)), headers: {} };
     },
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ContractRequest, Schemas } from '../contract/types.ts';
 import { prepared } from '../db/prepared.ts';
 import { type Retry, retrying } from '../db/retry.ts';
-import { AppError, ChangedMeanwhile, notFound } from '../errors.ts';
+import { AppError, ChangedMeanwhile, type FieldError, notFound, validationFailed } from '../errors.ts';
 import { etagOf, type Precondition, satisfies } from '../http/etag.ts';
 import { isJsonObject, mergePatch } from '../rules.ts';
 import { missing, ownedBy, preconditionFailed, touched, versionMatches } from '../sessions/service.ts';
@@ -66,6 +66,27 @@ const messageRow = z
 
 const appendedRow = messageRow.and(z.object({ session_version: z.number().int() }));
 const listedRow = messageRow.and(z.object({ message_count: z.number().int() }));
+const branchRow = z
+  .object({ sibling_count: z.number().int(), sibling_index: z.number().int() })
+  .and(messageRow)
+  .transform((row) => ({ message: { ...row.message, sibling_count: row.sibling_count, sibling_index: row.sibling_index } }));
+const lockedSessionRow = z.object({
+  is_active: z.boolean(),
+  status: z.string(),
+  message_count: z.number().int(),
+  version: z.number().int(),
+  last_seq: z.number().int(),
+  current_message_id: z.string().nullable(),
+  current_run_id: z.number().int().nullable(),
+  current_seq: z.number().int().nullable(),
+});
+const parentRow = z.object({
+  id: z.string(),
+  run_id: z.number().int(),
+  seq: z.number().int(),
+  path_runs: z.array(z.number().int()),
+  path_seqs: z.array(z.number().int()),
+});
 const appendedTextRow = z.object({ id: z.string(), seq: z.number(), status: z.string(), updated_at: z.string(), version: z.number() });
 
 /** What a write needs to know of a message and its session before it decides. */
@@ -95,14 +116,7 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
    */
   const timeout = sql.fragment`make_interval(secs => ${limits.inProgressTimeoutS})`;
   const expired = sql.fragment`(m.status = 'in_progress' AND m.updated_at <= now() - ${timeout})`;
-  const effectiveColumns = sql.fragment`
-    m.id, m.session_id, m.seq, m.parent_id, m.role, m.content,
-    CASE WHEN ${expired} THEN 'incomplete' ELSE m.status END AS status,
-    m.model,
-    CASE WHEN ${expired} THEN 'error' ELSE m.finish_reason END AS finish_reason,
-    m.usage, m.metadata, m.created_at,
-    CASE WHEN ${expired} THEN m.updated_at + ${timeout} ELSE m.updated_at END AS updated_at,
-    m.version + (${expired})::int AS version`;
+  const effectiveColumns = effectiveColumnsOf(limits.inProgressTimeoutS);
   const storedColumns = sql.fragment`
     m.id, m.session_id, m.seq, m.parent_id, m.role, m.content, m.status, m.model, m.finish_reason,
     m.usage, m.metadata, m.created_at, m.updated_at, m.version`;
@@ -154,13 +168,110 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
     }
   }
 
+  /**
+   * The general append, in a transaction whose first statement locks the session row: what the
+   * later statements read (the named parents, their runs) is then what the append builds on, and
+   * no delete can take a parent away meanwhile (deletes lock the row too). Each message continues
+   * its parent's run when the parent is the session's newest message, else starts a run of its
+   * own (its id is its seq) whose segments are its parent run's plus "parent run, up to the
+   * parent". A parent_id must name a message already in the session: the batch's own ids are
+   * chosen by the server, so a later message of a batch follows an earlier one by default only.
+   */
+  async function appendBranched(
+    db: CommonQueryMethods,
+    sessionId: string,
+    batch: MessageCreate[],
+    ids: string[],
+    precondition: Precondition | undefined,
+    owner: string | undefined,
+  ): Promise<{ items: Message[]; sessionEtag: string }> {
+    return db.transaction(async (transaction) => {
+      const session = await transaction.maybeOne(sql.type(lockedSessionRow)`
+        SELECT is_active, status, message_count, version, last_seq, current_message_id, current_run_id, current_seq
+        FROM chat_sessions WHERE id = ${sessionId} AND ${ownedBy(owner)} FOR NO KEY UPDATE`);
+      if (!session) return missing(sessionId);
+      if (!satisfies(precondition, session.version)) throw preconditionFailed(etagOf(session.version));
+      assertSessionTakesWrites(session.is_active, session.status);
+      assertRoom(session.message_count, batch.length, limits.maxPerSession);
+
+      const named = [...new Set(batch.flatMap((message) => (typeof message.parent_id === 'string' ? [message.parent_id] : [])))];
+      const wanted = session.current_message_id === null ? named : [...named, session.current_message_id];
+      const found = new Map(
+        (
+          await transaction.any(sql.type(parentRow)`
+            SELECT m.id, m.run_id, m.seq, r.path_runs, r.path_seqs
+            FROM chat_messages m JOIN chat_message_runs r ON r.session_id = m.session_id AND r.run_id = m.run_id
+            WHERE m.session_id = ${sessionId} AND m.id = ANY(${sql.array(wanted, 'uuid')})`)
+        ).map((row) => [row.id, row]),
+      );
+      const unknown: FieldError[] = batch.flatMap((message, index) =>
+        typeof message.parent_id === 'string' && !found.has(message.parent_id)
+          ? [{ in: 'body' as const, pointer: `/messages/${index}/parent_id`, message: `parent_id names no message of this session (${message.parent_id})` }]
+          : [],
+      );
+      if (unknown.length) throw validationFailed(unknown);
+
+      type Node = { id: string; run_id: number; seq: number; path_runs: number[]; path_seqs: number[] };
+      const runs: { run_id: number; path_runs: number[]; path_seqs: number[] }[] = [];
+      const records = [];
+      let previous: Node | null = session.current_message_id === null ? null : (found.get(session.current_message_id) ?? null);
+      if (session.current_message_id !== null && !previous) throw new ChangedMeanwhile();
+      for (const [index, message] of batch.entries()) {
+        const seq = session.last_seq + index + 1;
+        const parent = message.parent_id === undefined ? previous : message.parent_id === null ? null : found.get(message.parent_id)!;
+        const continues = parent !== null && parent.seq === seq - 1;
+        const node: Node = continues
+          ? { id: ids[index]!, run_id: parent.run_id, seq, path_runs: parent.path_runs, path_seqs: parent.path_seqs }
+          : {
+              id: ids[index]!,
+              run_id: seq,
+              seq,
+              path_runs: parent ? [...parent.path_runs, parent.run_id] : [],
+              path_seqs: parent ? [...parent.path_seqs, parent.seq] : [],
+            };
+        if (!continues) runs.push({ run_id: seq, path_runs: node.path_runs, path_seqs: node.path_seqs });
+        records.push({ ...recordOf(message, index, node.id, parent?.id ?? null), run_id: node.run_id, starts_run: !continues });
+        previous = node;
+      }
+      const n = batch.length;
+      const rows = await transaction.any(sql.type(appendedRow)`
+        WITH session AS (
+          UPDATE chat_sessions s
+          SET last_seq = s.last_seq + ${n}, message_count = s.message_count + ${n},
+              current_message_id = ${previous!.id}, current_run_id = ${previous!.run_id}, current_seq = ${previous!.seq},
+              last_message_at = now(), updated_at = greatest(now(), s.updated_at + interval '1 millisecond'), version = s.version + 1
+          WHERE s.id = ${sessionId}
+          RETURNING s.last_seq - ${n} AS base_seq, s.version
+        ), runs AS (
+          INSERT INTO chat_message_runs (session_id, run_id, path_runs, path_seqs)
+          SELECT ${sessionId}, r.run_id, ARRAY(SELECT jsonb_array_elements_text(r.path_runs)::int),
+                 ARRAY(SELECT jsonb_array_elements_text(r.path_seqs)::int)
+          FROM jsonb_to_recordset(${sql.jsonb(runs as never)}) AS r(run_id int, path_runs jsonb, path_seqs jsonb)
+        ), m AS (
+          INSERT INTO chat_messages AS m
+            (session_id, seq, id, parent_id, run_id, starts_run, role, content, content_bytes, status, model, finish_reason, usage, metadata)
+          SELECT ${sessionId}, session.base_seq + r.i, r.id, r.parent_id, r.run_id, r.starts_run,
+                 r.role, r.content, r.content_bytes, r.status, r.model, r.finish_reason, r.usage, r.metadata
+          FROM session, jsonb_to_recordset(${sql.jsonb(records as never)}) AS r(
+            i int, id uuid, parent_id uuid, run_id int, starts_run boolean, role text, content jsonb, content_bytes int,
+            status text, model text, finish_reason text, usage jsonb, metadata jsonb)
+          RETURNING ${storedColumns}
+        )
+        SELECT m.*, session.version AS session_version FROM m, session ORDER BY m.seq`);
+      return { items: rows.map((row) => row.message), sessionEtag: etagOf(rows[0]!.session_version) };
+    });
+  }
+
   return {
     /**
-     * Appends messages in one statement: the session row is locked (appends to one session queue
-     * there, others run in parallel), its counters move, and the messages take the next seqs,
-     * each following the one before. The ids are chosen here, so a repeated statement (after a
-     * lost connection) collides with the rows of an attempt that did commit instead of appending
-     * them twice. `db` is a transaction when the append commits with something else (idempotency keys).
+     * Appends messages. A batch that names no parent_id, on a session whose current leaf is its
+     * newest message (or that has none), is one statement: the session row is locked (appends to
+     * one session queue there, others run in parallel), its counters move, and the messages take
+     * the next seqs, each following the one before, in the leaf's run. Anything else (an edit, a
+     * regeneration, a new root, a leaf switched back to an older message) is `appendBranched`.
+     * The ids are chosen here, so a repeated statement (after a lost connection) collides with
+     * the rows of an attempt that did commit instead of appending them twice. `db` is a
+     * transaction when the append commits with something else (idempotency keys, imports).
      */
     async append(
       sessionId: string,
@@ -170,55 +281,52 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
       db: CommonQueryMethods = repeatable,
     ): Promise<{ items: Message[]; sessionEtag: string }> {
       const ids = batch.map(() => uuidv7());
-      const records = batch.map((message, index) => ({
-        i: index + 1,
-        id: ids[index],
-        ...parentOf(message, index, ids),
-        role: message.role,
-        content: message.content,
-        content_bytes: contentBytes(message.content),
-        status: message.status ?? 'completed',
-        model: message.model ?? null,
-        finish_reason: message.finish_reason ?? null,
-        usage: message.usage ?? null,
-        metadata: message.metadata ?? {},
-      }));
       const n = batch.length;
+      const linear = batch.every((message) => message.parent_id === undefined);
       const appendOnce = async () => {
         try {
-          const rows = await db.any(prepared('append_messages', appendedRow)`
-            WITH locked AS (
-              SELECT id, current_message_id, last_seq FROM chat_sessions
-              WHERE id = ${sessionId} AND ${ownedBy(owner)}
-              FOR NO KEY UPDATE
-            ), session AS (
-              UPDATE chat_sessions s
-              SET last_seq = s.last_seq + ${n}, message_count = s.message_count + ${n},
-                  current_message_id = ${ids.at(-1)!}, last_message_at = now(),
-                  updated_at = greatest(now(), s.updated_at + interval '1 millisecond'), version = s.version + 1
-              FROM locked
-              WHERE s.id = locked.id AND s.is_active AND s.status <> 'closed'
-                AND s.message_count + ${n} <= ${limits.maxPerSession}
-                AND ${versionMatches(precondition, sql.fragment`s.version`)}
-              RETURNING locked.current_message_id AS previous_id, locked.last_seq AS base_seq, s.version
-            ), m AS (
-              INSERT INTO chat_messages AS m
-                (session_id, seq, id, parent_id, role, content, content_bytes, status, model, finish_reason, usage, metadata)
-              SELECT ${sessionId}, session.base_seq + r.i, r.id,
-                     CASE WHEN r.explicit_parent THEN r.parent_id ELSE coalesce(r.parent_id, session.previous_id) END,
-                     r.role, r.content, r.content_bytes, r.status, r.model, r.finish_reason, r.usage, r.metadata
-              FROM session, jsonb_to_recordset(${sql.jsonb(records as never)}) AS r(
-                i int, id uuid, parent_id uuid, explicit_parent boolean, role text, content jsonb, content_bytes int, status text,
-                model text, finish_reason text, usage jsonb, metadata jsonb)
-              RETURNING ${storedColumns}
-            )
-            SELECT m.*, session.version AS session_version FROM m, session ORDER BY m.seq`);
-          if (rows.length) return { items: rows.map((row) => row.message), sessionEtag: etagOf(rows[0]!.session_version) };
+          if (linear) {
+            const records = batch.map((message, index) => recordOf(message, index, ids[index]!, index === 0 ? null : ids[index - 1]!));
+            const rows = await db.any(prepared('append_messages', appendedRow)`
+              WITH locked AS (
+                SELECT id, current_message_id, current_run_id, last_seq FROM chat_sessions
+                WHERE id = ${sessionId} AND ${ownedBy(owner)}
+                FOR NO KEY UPDATE
+              ), session AS (
+                UPDATE chat_sessions s
+                SET last_seq = s.last_seq + ${n}, message_count = s.message_count + ${n},
+                    current_message_id = ${ids.at(-1)!}, current_run_id = coalesce(locked.current_run_id, s.last_seq + 1),
+                    current_seq = s.last_seq + ${n}, last_message_at = now(),
+                    updated_at = greatest(now(), s.updated_at + interval '1 millisecond'), version = s.version + 1
+                FROM locked
+                WHERE s.id = locked.id AND s.is_active AND s.status <> 'closed'
+                  AND s.message_count + ${n} <= ${limits.maxPerSession}
+                  AND (s.current_message_id IS NULL OR s.current_seq = s.last_seq)
+                  AND ${versionMatches(precondition, sql.fragment`s.version`)}
+                RETURNING locked.current_message_id AS previous_id, s.current_run_id AS run_id, locked.last_seq AS base_seq, s.version
+              ), root AS (
+                INSERT INTO chat_message_runs (session_id, run_id, path_runs, path_seqs)
+                SELECT ${sessionId}, session.run_id, '{}', '{}' FROM session WHERE session.previous_id IS NULL
+              ), m AS (
+                INSERT INTO chat_messages AS m
+                  (session_id, seq, id, parent_id, run_id, starts_run, role, content, content_bytes, status, model, finish_reason, usage, metadata)
+                SELECT ${sessionId}, session.base_seq + r.i, r.id, coalesce(r.parent_id, session.previous_id), session.run_id,
+                       r.i = 1 AND session.previous_id IS NULL,
+                       r.role, r.content, r.content_bytes, r.status, r.model, r.finish_reason, r.usage, r.metadata
+                FROM session, jsonb_to_recordset(${sql.jsonb(records as never)}) AS r(
+                  i int, id uuid, parent_id uuid, role text, content jsonb, content_bytes int, status text,
+                  model text, finish_reason text, usage jsonb, metadata jsonb)
+                RETURNING ${storedColumns}
+              )
+              SELECT m.*, session.version AS session_version FROM m, session ORDER BY m.seq`);
+            if (rows.length) return { items: rows.map((row) => row.message), sessionEtag: etagOf(rows[0]!.session_version) };
+          }
+          // A branch, or a miss of the linear statement: the general path decides (and explains).
+          return await appendBranched(db, sessionId, batch, ids, precondition, owner);
         } catch (error) {
           if (!(error instanceof UniqueIntegrityConstraintViolationError)) throw error;
           return appendedEarlier(db, sessionId, ids, error);
         }
-        return explainAppendMiss(db, sessionId, n, precondition, owner, limits.maxPerSession);
       };
       return untilSettled(appendOnce);
     },
@@ -261,35 +369,59 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
       return found;
     },
 
-    /** One page: a range scan of (session_id, seq) from the window's edge, in the page's order. */
+    /**
+     * One page. `view=all`: a range scan of (session_id, seq) from the window's edge, in the
+     * page's order. A branch: its segments (run, seq <= bound) come from one row of
+     * chat_message_runs (the leaf run's), clipped to the window and numbered in the page's order;
+     * `walk` counts each segment's messages (at most limit + 1) until the page is full, and only
+     * the segments it walked are read, each a range scan of (session_id, run_id, seq) of at most
+     * limit + 1 rows: a page reads O(limit) rows whatever the number of branches or their depth.
+     */
     async list(sessionId: string, query: ListQuery, owner?: string): Promise<Schemas['MessageList']> {
       const limit = query.limit!;
       const order = query.order!;
-      const conditions = [
-        sql.fragment`m.session_id = ${sessionId}`,
-        ownedBy(owner, sql.fragment`s.user_id`),
-        query.after_seq !== undefined && sql.fragment`m.seq > ${query.after_seq}`,
-        query.before_seq !== undefined && sql.fragment`m.seq < ${query.before_seq}`,
-        query.role !== undefined && sql.fragment`m.role = ANY(${sql.array(query.role, 'text')})`,
-      ].filter((condition) => condition !== false);
-      const rows = await repeatable.any(prepared('list_messages', listedRow)`
-        SELECT ${effectiveColumns}, s.message_count
-        FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
-        WHERE ${sql.join(conditions, sql.fragment` AND `)}
-        ORDER BY m.seq ${order === 'asc' ? sql.fragment`ASC` : sql.fragment`DESC`}
-        LIMIT ${limit + 1}`);
-      // No rows: the window is empty, or there is no such session (a 404).
-      const messageCount = rows[0]?.message_count ?? (await sessionMessageCount(repeatable, sessionId, owner));
-      const page: Schemas['MessageList'] = {
+      const direction = order === 'asc' ? sql.fragment`ASC` : sql.fragment`DESC`;
+      const window = windowOf(query);
+      const page = (rows: readonly { message: Message }[]): Schemas['MessageList'] => ({
         items: rows.slice(0, limit).map((row) => row.message),
         limit,
         order,
         has_more: rows.length > limit,
-      };
-      if (query.include_total) {
-        page.total = query.role === undefined ? messageCount : await countByRole(repeatable, sessionId, query.role);
+      });
+
+      if (query.view === 'all') {
+        const conditions = [sql.fragment`m.session_id = ${sessionId}`, ownedBy(owner, sql.fragment`s.user_id`), ...window];
+        const rows = await repeatable.any(prepared('list_messages', listedRow)`
+          SELECT ${effectiveColumns}, s.message_count
+          FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id
+          WHERE ${sql.join(conditions, sql.fragment` AND `)}
+          ORDER BY m.seq ${direction}
+          LIMIT ${limit + 1}`);
+        // No rows: the window is empty, or there is no such session (a 404).
+        const messageCount = rows[0]?.message_count ?? (await sessionMessageCount(repeatable, sessionId, owner));
+        const result = page(rows);
+        if (query.include_total) {
+          result.total = query.role === undefined ? messageCount : await countByRole(repeatable, sessionId, query.role);
+        }
+        return result;
       }
-      return page;
+
+      const rows = await repeatable.any(branchPageStatement(sessionId, query, owner, limits.inProgressTimeoutS));
+      if (!rows.length) await explainEmptyBranch(repeatable, sessionId, query.leaf_id, owner);
+      const result = page(rows);
+      if (query.include_total) {
+        const role = query.role === undefined ? sql.fragment`TRUE` : sql.fragment`m.role = ANY(${sql.array(query.role, 'text')})`;
+        result.total = await repeatable.oneFirst(sql.type(z.object({ total: z.number() }))`
+          WITH leaf AS (${leafOf(sessionId, query.leaf_id, owner)})
+          SELECT coalesce(sum(x.n), 0)::int AS total
+          FROM leaf JOIN chat_message_runs r ON r.session_id = ${sessionId} AND r.run_id = leaf.run_id
+          CROSS JOIN LATERAL unnest(r.path_runs || leaf.run_id, r.path_seqs || leaf.seq) AS g(run_id, bound)
+          CROSS JOIN LATERAL (
+            SELECT count(*) AS n FROM chat_messages m
+            WHERE m.session_id = ${sessionId} AND m.run_id = g.run_id AND m.seq <= g.bound AND ${role}
+          ) AS x`);
+      }
+      return result;
     },
 
     /**
@@ -400,17 +532,23 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
             DELETE FROM chat_messages m
             WHERE m.session_id = ${sessionId} AND m.id = ${messageId}
               AND ${versionMatches(precondition, sql.fragment`m.version + (${expired})::int`)}
-            RETURNING m.id, m.parent_id
+            RETURNING m.id, m.parent_id, m.run_id, m.starts_run
           ), relinked AS (
-            UPDATE chat_messages c SET parent_id = d.parent_id
+            -- The run successor of a run's first message becomes its run's first (siblings are
+            -- counted among first messages); run ids and bounds stay as they are.
+            UPDATE chat_messages c SET parent_id = d.parent_id, starts_run = c.starts_run OR (d.starts_run AND c.run_id = d.run_id)
             FROM d WHERE c.session_id = ${sessionId} AND c.parent_id = d.id
           ), newest AS (
             SELECT created_at FROM chat_messages
             WHERE session_id = ${sessionId} AND id <> ${messageId} ORDER BY seq DESC LIMIT 1
+          ), parent AS (
+            SELECT p.id, p.run_id, p.seq FROM d JOIN chat_messages p ON p.session_id = ${sessionId} AND p.id = d.parent_id
           )
           UPDATE chat_sessions s
           SET message_count = s.message_count - 1, last_message_at = (SELECT created_at FROM newest),
               current_message_id = CASE WHEN s.current_message_id = d.id THEN d.parent_id ELSE s.current_message_id END,
+              current_run_id = CASE WHEN s.current_message_id = d.id THEN (SELECT run_id FROM parent) ELSE s.current_run_id END,
+              current_seq = CASE WHEN s.current_message_id = d.id THEN (SELECT seq FROM parent) ELSE s.current_seq END,
               ${touched}
           FROM d WHERE s.id = ${sessionId}
           RETURNING s.version`);
@@ -421,16 +559,6 @@ export function createMessageService(pool: DatabasePool, retry: Retry, limits: M
 }
 
 export type MessageService = ReturnType<typeof createMessageService>;
-
-/**
- * Which message a new one follows. Each follows the one before it in the batch, the first the
- * session's current leaf; a caller inside the service (import) may name the parent, `null` for a
- * new root. (Private until branching gives the API its own parent_id.)
- */
-function parentOf(message: MessageCreate & { parent_id?: string | null }, index: number, ids: string[]) {
-  if (message.parent_id !== undefined) return { parent_id: message.parent_id, explicit_parent: true };
-  return { parent_id: index === 0 ? null : ids[index - 1]!, explicit_parent: false };
-}
 
 function assertSessionTakesWrites(isActive: boolean, status: string): void {
   if (!isActive) {
@@ -476,30 +604,141 @@ async function appendedEarlier(db: CommonQueryMethods, sessionId: string, ids: s
   return { items: stored.map((row) => row.message), sessionEtag: etagOf(version) };
 }
 
+/**
+ * A page of a branch (see list): its segments (run, seq <= bound) come from one row of
+ * chat_message_runs (the leaf run's), clipped to the window and numbered in the page's order;
+ * `walk` counts each segment's messages (at most limit + 1) until the page is full, and only the
+ * segments it walked are read, each a range scan of (session_id, run_id, seq) of at most
+ * limit + 1 rows. Exported for tests/messages-branches.test.ts, which EXPLAINs it.
+ */
+/** The columns of a message as reads show it (an expired in_progress message reads as incomplete). */
+function effectiveColumnsOf(timeoutS: number) {
+  const timeout = sql.fragment`make_interval(secs => ${timeoutS})`;
+  const expired = sql.fragment`(m.status = 'in_progress' AND m.updated_at <= now() - ${timeout})`;
+  return sql.fragment`
+    m.id, m.session_id, m.seq, m.parent_id, m.role, m.content,
+    CASE WHEN ${expired} THEN 'incomplete' ELSE m.status END AS status,
+    m.model,
+    CASE WHEN ${expired} THEN 'error' ELSE m.finish_reason END AS finish_reason,
+    m.usage, m.metadata, m.created_at,
+    CASE WHEN ${expired} THEN m.updated_at + ${timeout} ELSE m.updated_at END AS updated_at,
+    m.version + (${expired})::int AS version`;
+}
+
+/** A listing's seq window and role filter, on `m`. */
+function windowOf(query: ListQuery) {
+  return [
+    query.after_seq !== undefined && sql.fragment`m.seq > ${query.after_seq}`,
+    query.before_seq !== undefined && sql.fragment`m.seq < ${query.before_seq}`,
+    query.role !== undefined && sql.fragment`m.role = ANY(${sql.array(query.role, 'text')})`,
+  ].filter((condition) => condition !== false);
+}
+
+export function branchPageStatement(sessionId: string, query: ListQuery, owner: string | undefined, timeoutS: number) {
+  const limit = query.limit!;
+  const direction = query.order === 'asc' ? sql.fragment`ASC` : sql.fragment`DESC`;
+  const effectiveColumns = effectiveColumnsOf(timeoutS);
+  const window = windowOf(query);
+  const leaf = leafOf(sessionId, query.leaf_id, owner);
+  const clipped = [
+    query.after_seq !== undefined && sql.fragment`u.bound > ${query.after_seq}`,
+    query.before_seq !== undefined && sql.fragment`u.run_id < ${query.before_seq}`,
+  ].filter((condition) => condition !== false);
+  const inSegment = sql.join(
+    [sql.fragment`m.session_id = ${sessionId}`, sql.fragment`m.run_id = g.run_id`, sql.fragment`m.seq <= g.bound`, ...window],
+    sql.fragment` AND `,
+  );
+  const nil = sql.fragment`'00000000-0000-0000-0000-000000000000'::uuid`;
+  return prepared('list_branch', branchRow)`
+    WITH RECURSIVE leaf AS (${leaf}), segment AS (
+      SELECT u.run_id, u.bound, row_number() OVER (ORDER BY u.run_id ${direction}) AS ord
+      FROM leaf JOIN chat_message_runs r ON r.session_id = ${sessionId} AND r.run_id = leaf.run_id
+      CROSS JOIN LATERAL unnest(r.path_runs || leaf.run_id, r.path_seqs || leaf.seq) AS u(run_id, bound)
+      WHERE ${clipped.length ? sql.join(clipped, sql.fragment` AND `) : sql.fragment`TRUE`}
+    ), walk (ord, taken) AS (
+      SELECT 0::bigint, 0::bigint
+      UNION ALL
+      SELECT g.ord, w.taken + (SELECT count(*) FROM (SELECT FROM chat_messages m WHERE ${inSegment} LIMIT ${limit + 1}) AS x)
+      FROM walk w JOIN segment g ON g.ord = w.ord + 1
+      WHERE w.taken < ${limit + 1}
+    ), picked AS (
+      SELECT m.* FROM segment g JOIN walk w ON w.ord = g.ord
+      CROSS JOIN LATERAL (
+        SELECT m.* FROM chat_messages m WHERE ${inSegment} ORDER BY m.seq ${direction} LIMIT ${limit + 1}
+      ) AS m
+      ORDER BY m.seq ${direction} LIMIT ${limit + 1}
+    )
+    SELECT ${effectiveColumns},
+           CASE WHEN m.starts_run THEN f.n + (nx.seq IS NOT NULL)::int ELSE 1 + f.n END AS sibling_count,
+           CASE WHEN m.starts_run THEN f.before + 1 + coalesce(nx.seq < m.seq, false)::int ELSE 1 + f.before END AS sibling_index
+    FROM picked m
+    -- The siblings that start a run, from the index of those alone...
+    CROSS JOIN LATERAL (
+      SELECT count(*)::int AS n, (count(*) FILTER (WHERE c.seq < m.seq))::int AS before FROM chat_messages c
+      WHERE c.session_id = ${sessionId} AND c.starts_run AND coalesce(c.parent_id, ${nil}) = coalesce(m.parent_id, ${nil})
+    ) AS f
+    -- ...and the one that continues its parent's run (the message itself when it starts none).
+    LEFT JOIN LATERAL (
+      SELECT n.seq FROM chat_messages p
+      CROSS JOIN LATERAL (
+        SELECT n.seq FROM chat_messages n WHERE n.session_id = p.session_id AND n.run_id = p.run_id AND n.seq > p.seq
+        ORDER BY n.seq LIMIT 1
+      ) AS n
+      WHERE m.starts_run AND p.session_id = ${sessionId} AND p.id = m.parent_id
+    ) AS nx ON TRUE
+    ORDER BY m.seq ${direction}`;
+}
+
+/**
+ * The leaf a branch listing ends at: the session's current leaf (kept on its row with its run and
+ * seq), or the message `leafId` names.
+ */
+function leafOf(sessionId: string, leafId: string | undefined, owner: string | undefined) {
+  if (leafId === undefined) {
+    return sql.fragment`SELECT current_run_id AS run_id, current_seq AS seq FROM chat_sessions
+      WHERE id = ${sessionId} AND ${ownedBy(owner)}`;
+  }
+  return sql.fragment`SELECT m.run_id, m.seq FROM chat_sessions s JOIN chat_messages m ON m.session_id = s.id
+    WHERE s.id = ${sessionId} AND ${ownedBy(owner, sql.fragment`s.user_id`)} AND m.id = ${leafId}`;
+}
+
+/** An empty branch page: no such session (404), a leaf_id naming no message of it (400), or an empty window. */
+async function explainEmptyBranch(db: CommonQueryMethods, sessionId: string, leafId: string | undefined, owner: string | undefined) {
+  await sessionMessageCount(db, sessionId, owner);
+  if (leafId === undefined) return;
+  const found = await db.exists(sql.unsafe`SELECT FROM chat_messages WHERE session_id = ${sessionId} AND id = ${leafId}`);
+  if (!found) {
+    throw validationFailed([{ in: 'query', pointer: '/leaf_id', message: `leaf_id names no message of this session (${leafId})` }]);
+  }
+}
+
 async function countByRole(db: CommonQueryMethods, sessionId: string, roles: string[]): Promise<number> {
   return db.oneFirst(sql.type(z.object({ total: z.number() }))`
     SELECT count(*)::int AS total FROM chat_messages WHERE session_id = ${sessionId} AND role = ANY(${sql.array(roles, 'text')})`);
 }
 
-/** Why an append changed nothing: no such session (404), a stale If-Match (412), or a session that takes no messages (409). */
-async function explainAppendMiss(
-  db: CommonQueryMethods,
-  sessionId: string,
-  n: number,
-  precondition: Precondition | undefined,
-  owner: string | undefined,
-  maxPerSession: number,
-): Promise<never> {
-  const session = await db.maybeOne(sql.type(z.object({ is_active: z.boolean(), status: z.string(), message_count: z.number(), version: z.number() }))`
-    SELECT is_active, status, message_count, version FROM chat_sessions WHERE id = ${sessionId} AND ${ownedBy(owner)}`);
-  if (!session) return missing(sessionId);
-  if (!satisfies(precondition, session.version)) throw preconditionFailed(etagOf(session.version));
-  assertSessionTakesWrites(session.is_active, session.status);
-  if (session.message_count + n > maxPerSession) {
+/** A message as the append statements take it (jsonb_to_recordset): `i` counts from 1. */
+function recordOf(message: MessageCreate, index: number, id: string, parentId: string | null) {
+  return {
+    i: index + 1,
+    id,
+    parent_id: parentId,
+    role: message.role,
+    content: message.content,
+    content_bytes: contentBytes(message.content),
+    status: message.status ?? 'completed',
+    model: message.model ?? null,
+    finish_reason: message.finish_reason ?? null,
+    usage: message.usage ?? null,
+    metadata: message.metadata ?? {},
+  };
+}
+
+function assertRoom(messageCount: number, n: number, maxPerSession: number): void {
+  if (messageCount + n > maxPerSession) {
     throw new AppError(
       'session_full',
-      `The session holds ${session.message_count} messages; a session may hold at most ${maxPerSession} (MAX_MESSAGES_PER_SESSION)`,
+      `The session holds ${messageCount} messages; a session may hold at most ${maxPerSession} (MAX_MESSAGES_PER_SESSION)`,
     );
   }
-  throw new ChangedMeanwhile();
 }

@@ -25,6 +25,7 @@ const sessionRow = z
     metadata: z.custom<Record<string, unknown>>(isJsonObject, 'metadata must be a JSON object'),
     message_count: z.number().int(),
     last_message_at: z.string().nullable(),
+    current_message_id: z.string().nullable(),
     created_at: z.string(), // ISO 8601 already (src/db/pool.ts)
     updated_at: z.string(),
     version: z.number().int(),
@@ -40,6 +41,7 @@ const sessionRow = z
       metadata: row.metadata,
       message_count: row.message_count,
       last_message_at: row.last_message_at,
+      current_message_id: row.current_message_id,
       created_at: row.created_at,
       updated_at: row.updated_at,
     },
@@ -49,7 +51,7 @@ const sessionRow = z
 
 const idRow = z.object({ id: z.string() });
 
-const columns = sql.fragment`id, user_id, title, status, is_active, metadata, message_count, last_message_at, created_at, updated_at, version`;
+const columns = sql.fragment`id, user_id, title, status, is_active, metadata, message_count, last_message_at, current_message_id, created_at, updated_at, version`;
 
 // Strictly increasing even for two writes within one millisecond (the column keeps milliseconds).
 export const touched = sql.fragment`updated_at = greatest(now(), updated_at + interval '1 millisecond'), version = version + 1`;
@@ -101,27 +103,43 @@ export function createSessionService(pool: DatabasePool, retry: Retry, cursors: 
         patch.is_active !== undefined && sql.fragment`is_active = ${patch.is_active}`,
       ].filter((fragment) => fragment !== false);
 
-      if (patch.metadata === undefined) {
+      if (patch.metadata === undefined && patch.current_message_id === undefined) {
         // The precondition is part of the UPDATE's WHERE: checked and written atomically.
         const updated = await updateRow(writes, id, owner, assignments, precondition);
         return updated ?? explainMiss(reads, id, owner);
       }
 
-      // Merging metadata reads the current value: lock the row so concurrent merges all land.
+      // Merging metadata reads the current value, and a switch of branches reads the message it
+      // names: lock the row first, so concurrent merges all land and no delete (which locks the
+      // row too) removes that message before the switch commits.
       return writes.transaction(async (transaction) => {
         const current = await transaction.maybeOne(sql.type(sessionRow)`
           SELECT ${columns} FROM chat_sessions WHERE id = ${id} AND ${ownedBy(owner)} FOR UPDATE`);
         if (!current) return missing(id);
         if (!satisfies(precondition, current.version)) throw preconditionFailed(current.etag);
-        // `metadata: null` resets it to the empty object it defaults to.
-        const metadata = (patch.metadata === null ? {} : mergePatch(current.session.metadata, patch.metadata)) as Record<
-          string,
-          unknown
-        >;
-        const problems = checkMetadata(metadata);
-        if (problems.length) throw validationFailed(problems);
-        const metadataAssignment = sql.fragment`metadata = ${sql.jsonb(metadata as never)}`;
-        return (await updateRow(transaction, id, owner, [...assignments, metadataAssignment])) ?? missing(id);
+        const more = [];
+        if (patch.metadata !== undefined) {
+          // `metadata: null` resets it to the empty object it defaults to.
+          const metadata = (patch.metadata === null ? {} : mergePatch(current.session.metadata, patch.metadata)) as Record<
+            string,
+            unknown
+          >;
+          const problems = checkMetadata(metadata);
+          if (problems.length) throw validationFailed(problems);
+          more.push(sql.fragment`metadata = ${sql.jsonb(metadata as never)}`);
+        }
+        if (patch.current_message_id !== undefined) {
+          const leaf = await transaction.maybeOne(sql.type(z.object({ run_id: z.number(), seq: z.number() }))`
+            SELECT run_id, seq FROM chat_messages WHERE session_id = ${id} AND id = ${patch.current_message_id}`);
+          if (!leaf) {
+            const message = `current_message_id names no message of this session (${patch.current_message_id})`;
+            throw validationFailed([{ in: 'body', pointer: '/current_message_id', message }]);
+          }
+          more.push(
+            sql.fragment`current_message_id = ${patch.current_message_id}, current_run_id = ${leaf.run_id}, current_seq = ${leaf.seq}`,
+          );
+        }
+        return (await updateRow(transaction, id, owner, [...assignments, ...more])) ?? missing(id);
       });
     },
 
