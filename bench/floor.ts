@@ -95,7 +95,7 @@ const pool: Queryable = preparedStatements
 // The statements of src/sessions/service.ts, as Slonik sends them (its fragments become $n).
 const COLUMNS = original
   ? 'id, user_id, title, status, is_active, metadata, created_at, updated_at'
-  : 'id, user_id, title, status, is_active, metadata, message_count, last_message_at, created_at, updated_at, version';
+  : 'id, user_id, title, status, is_active, metadata, message_count, last_message_at, current_message_id, created_at, updated_at, version';
 // `AND TRUE`: where the service puts its owner check (AUTH_MODE=none) and its If-Match check.
 const GET = `SELECT ${COLUMNS} FROM chat_sessions WHERE id = $1 AND TRUE`;
 const LIST_FIRST = `

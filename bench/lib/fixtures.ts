@@ -8,7 +8,7 @@ import { type Fixtures, type MessageFixtures, type ScenarioName } from './load.t
 import { appendStatement, originalAppendStatement } from './message-sql.ts';
 import type { Cluster } from './postgres.ts';
 import { withClient } from './postgres.ts';
-import { LIST_LONG, LIST_SHORT, POWER_USERS, userId } from './seed.ts';
+import { LIST_BRANCHED, LIST_LONG, LIST_SHORT, POWER_USERS, userId } from './seed.ts';
 import type { Server } from './servers.ts';
 
 export const DEEP_PAGES = 50;
@@ -45,7 +45,8 @@ export async function loadMessageFixtures(
     (await client.query<{ id: string }>(`SELECT id FROM chat_sessions WHERE metadata->>'bench' = $1`, [tag])).rows[0]?.id;
   const long = await tagged(LIST_LONG);
   const short = await tagged(LIST_SHORT);
-  if (!long || !short) throw new Error('the list sessions are missing: were the messages seeded?');
+  const branched = await tagged(LIST_BRANCHED);
+  if (!long || !short || !branched) throw new Error('the list sessions are missing: were the messages seeded?');
   const { rows } = await client.query<{ id: string }>(
     `SELECT id FROM chat_sessions WHERE message_count > 0 AND NOT metadata ? 'bench' ORDER BY random()`,
   );
@@ -58,6 +59,7 @@ export async function loadMessageFixtures(
     appendSessions,
     long,
     short,
+    branched,
     nextStream(server) {
       const pool = poolOf(server);
       if (pool.next >= pool.streams.length) pool.reused++;
@@ -169,6 +171,7 @@ export async function checkSqlParity(cluster: Cluster, ours: Server, floor: Serv
           post(`${server.url}/api/v1/sessions/${messages.appendSessions[0]}/messages`, { messages: [{ role: 'user', content: [{ type: 'text', text: 'SQL parity check' }] }] }),
       },
       { scenario: 'list-latest-10k', send: (server) => fetch(`${server.url}/api/v1/sessions/${messages.long}/messages?limit=50`).then((r) => r.text()) },
+      { scenario: 'list-branch-200', send: (server) => fetch(`${server.url}/api/v1/sessions/${messages.branched}/messages?limit=50`).then((r) => r.text()) },
       {
         scenario: 'stream-delta',
         send: (server) => {

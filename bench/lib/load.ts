@@ -10,7 +10,7 @@ import type { Server } from './servers.ts';
 
 export type ScenarioName =
   | 'get' | 'list' | 'list-deep' | 'create' | 'patch' | 'mix'
-  | 'append-1k' | 'list-latest-10k' | 'list-latest-100' | 'stream-delta';
+  | 'append-1k' | 'list-latest-10k' | 'list-latest-100' | 'list-branch-200' | 'stream-delta';
 
 /**
  * `messages` scenarios run round by round (each round: every scenario, ours and the floor), so
@@ -26,6 +26,7 @@ export const SCENARIOS: Array<{ name: ScenarioName; title: string; writes: boole
   { name: 'append-1k', title: 'POST /sessions/{id}/messages (one user message of ~1 KB, random session)', writes: true, messages: true },
   { name: 'list-latest-10k', title: 'GET /sessions/{id}/messages?limit=50 (newest 50 of 10,000)', writes: false, messages: true },
   { name: 'list-latest-100', title: 'GET /sessions/{id}/messages?limit=50 (newest 50 of 100)', writes: false, messages: true },
+  { name: 'list-branch-200', title: 'GET /sessions/{id}/messages?limit=50 (newest 50 of the current branch of a session with 200 branches, its path through all of them)', writes: false, messages: true },
   { name: 'stream-delta', title: 'POST /sessions/{id}/messages/{message_id}/append (~50 B delta, 20 per in_progress message)', writes: true, messages: true },
 ];
 
@@ -38,6 +39,8 @@ export type MessageFixtures = {
   /** The session holding 10,000 messages, and the one holding 100. */
   long: string;
   short: string;
+  /** The session with 200 branches (bench/lib/seed.ts, seedBranched). */
+  branched: string;
   /** The next fresh in_progress message for `server` to stream into (bench/lib/fixtures.ts refills them before each run). */
   nextStream: (server: string) => { session: string; message: string };
 };
@@ -122,6 +125,8 @@ function requestsFor(scenario: ScenarioName, fixtures: Fixtures, server: string)
       return [listLatest(messages().long)];
     case 'list-latest-100':
       return [listLatest(messages().short)];
+    case 'list-branch-200':
+      return [listLatest(messages().branched)];
     case 'stream-delta': {
       const { nextStream } = messages();
       // autocannon gives each connection a context, reset when it starts the list over: the

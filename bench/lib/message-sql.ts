@@ -5,6 +5,7 @@
  * a change of the service's SQL, change them here.
  */
 import { uuidv7 } from '../../src/ids.ts';
+import { branchPageStatement } from '../../src/messages/service.ts';
 
 /** The service's defaults (src/config.ts): MAX_MESSAGES_PER_SESSION, IN_PROGRESS_TIMEOUT_S. */
 export const MAX_PER_SESSION = 100_000;
@@ -52,42 +53,55 @@ export function appendStatement(sessionId: string, batch: MessageCreate[]): Stat
   const n = batch.length;
   return {
     text: `
-            WITH locked AS (
-              SELECT id, current_message_id, last_seq FROM chat_sessions
-              WHERE id = $1 AND TRUE
-              FOR NO KEY UPDATE
-            ), session AS (
-              UPDATE chat_sessions s
-              SET last_seq = s.last_seq + $2, message_count = s.message_count + $3,
-                  current_message_id = $4, last_message_at = now(),
-                  updated_at = greatest(now(), s.updated_at + interval '1 millisecond'), version = s.version + 1
-              FROM locked
-              WHERE s.id = locked.id AND s.is_active AND s.status <> 'closed'
-                AND s.message_count + $5 <= $6
-                AND TRUE
-              RETURNING locked.current_message_id AS previous_id, locked.last_seq AS base_seq, s.version
-            ), m AS (
-              INSERT INTO chat_messages AS m
-                (session_id, seq, id, parent_id, role, content, content_bytes, status, model, finish_reason, usage, metadata)
-              SELECT $7, session.base_seq + r.i, r.id, coalesce(r.parent_id, session.previous_id),
-                     r.role, r.content, r.content_bytes, r.status, r.model, r.finish_reason, r.usage, r.metadata
-              FROM session, jsonb_to_recordset($8::jsonb) AS r(
-                i int, id uuid, parent_id uuid, role text, content jsonb, content_bytes int, status text,
-                model text, finish_reason text, usage jsonb, metadata jsonb)
-              RETURNING ${STORED}
-            )
-            SELECT m.*, session.version AS session_version FROM m, session ORDER BY m.seq`,
-    values: [sessionId, n, n, ids.at(-1), n, MAX_PER_SESSION, sessionId, JSON.stringify(records)],
+              WITH locked AS (
+                SELECT id, current_message_id, current_run_id, last_seq FROM chat_sessions
+                WHERE id = $1 AND TRUE
+                FOR NO KEY UPDATE
+              ), session AS (
+                UPDATE chat_sessions s
+                SET last_seq = s.last_seq + $2, message_count = s.message_count + $3,
+                    current_message_id = $4, current_run_id = coalesce(locked.current_run_id, s.last_seq + 1),
+                    current_seq = s.last_seq + $5, last_message_at = now(),
+                    updated_at = greatest(now(), s.updated_at + interval '1 millisecond'), version = s.version + 1
+                FROM locked
+                WHERE s.id = locked.id AND s.is_active AND s.status <> 'closed'
+                  AND s.message_count + $6 <= $7
+                  AND (s.current_message_id IS NULL OR s.current_seq = s.last_seq)
+                  AND TRUE
+                RETURNING locked.current_message_id AS previous_id, s.current_run_id AS run_id, locked.last_seq AS base_seq, s.version
+              ), root AS (
+                INSERT INTO chat_message_runs (session_id, run_id, path_runs, path_seqs)
+                SELECT $8, session.run_id, '{}', '{}' FROM session WHERE session.previous_id IS NULL
+              ), m AS (
+                INSERT INTO chat_messages AS m
+                  (session_id, seq, id, parent_id, run_id, starts_run, role, content, content_bytes, status, model, finish_reason, usage, metadata)
+                SELECT $9, session.base_seq + r.i, r.id, coalesce(r.parent_id, session.previous_id), session.run_id,
+                       r.i = 1 AND session.previous_id IS NULL,
+                       r.role, r.content, r.content_bytes, r.status, r.model, r.finish_reason, r.usage, r.metadata
+                FROM session, jsonb_to_recordset($10::jsonb) AS r(
+                  i int, id uuid, parent_id uuid, role text, content jsonb, content_bytes int, status text,
+                  model text, finish_reason text, usage jsonb, metadata jsonb)
+                RETURNING ${STORED}
+              )
+              SELECT m.*, session.version AS session_version FROM m, session ORDER BY m.seq`,
+    values: [sessionId, n, n, ids.at(-1), n, n, MAX_PER_SESSION, sessionId, sessionId, JSON.stringify(records)],
   };
 }
 
 const expired = (n: number) => `(m.status = 'in_progress' AND m.updated_at <= now() - make_interval(secs => $${n}))`;
 
 /**
- * listMessages with only limit and order (no seq window, no role filter): one range scan of
- * (session_id, seq). `counted`: the session's message_count too (the original table has none).
+ * listMessages with only limit and order (no seq window, no role filter). Ours (`counted`): the
+ * page of the current branch, built by the service's own builder (src/messages/service.ts,
+ * branchPageStatement). The original table (no runs, no current leaf): one range scan of
+ * (session_id, seq), as a linear chat's listing was before branches.
  */
 export function listStatement(sessionId: string, limit: number, order: 'asc' | 'desc', counted = true): Statement {
+  // Ours: a page of the current branch (the default listing), the service's very statement.
+  if (counted) {
+    const token = branchPageStatement(sessionId, { limit, order }, undefined, IN_PROGRESS_TIMEOUT_S);
+    return { text: token.sql.replace(/\$slonik_(\d+)/g, '$$$1'), values: [...token.values] };
+  }
   const t = IN_PROGRESS_TIMEOUT_S;
   return {
     text: `

@@ -4,8 +4,8 @@
  * (user_id) and `idx_chat_sessions_status` (status) — no version, no message counters, none of
  * our eight other indexes. Made from a copy of the seeded benchmark database, so it holds the
  * very same sessions (same ids, users, titles, metadata, timestamps) and the same messages:
- * chat_messages is ours, unchanged (the original design had no messages), its foreign key moved
- * to the new table. What the two floors cost differs by the sessions table alone.
+ * chat_messages (and chat_message_runs) are ours, unchanged (the original design had no messages),
+ * their foreign keys moved to the new table. What the two floors cost differs by the sessions table alone.
  */
 import { withClient } from './postgres.ts';
 
@@ -33,8 +33,10 @@ export async function toOriginalTable(url: string): Promise<{ tableBytes: number
       INSERT INTO chat_sessions (id, user_id, title, status, is_active, metadata, created_at, updated_at)
       SELECT id, user_id, title, status, is_active, metadata, created_at, updated_at FROM chat_sessions_ours ORDER BY ctid`);
     await client.query('ALTER TABLE chat_messages DROP CONSTRAINT chat_messages_session_id_fkey');
+    await client.query('ALTER TABLE chat_message_runs DROP CONSTRAINT chat_message_runs_session_id_fkey');
     await client.query('DROP TABLE chat_sessions_ours');
     await client.query('ALTER TABLE chat_messages ADD CONSTRAINT chat_messages_session_id_fkey FOREIGN KEY (session_id) REFERENCES chat_sessions (id) ON DELETE CASCADE');
+    await client.query('ALTER TABLE chat_message_runs ADD CONSTRAINT chat_message_runs_session_id_fkey FOREIGN KEY (session_id) REFERENCES chat_sessions (id) ON DELETE CASCADE');
     await client.query('CREATE INDEX idx_chat_sessions_user_id ON chat_sessions (user_id)');
     await client.query('CREATE INDEX idx_chat_sessions_status ON chat_sessions (status)');
     await client.query('COMMIT');

@@ -85,6 +85,8 @@ type Comparison = Record<string, { cpu_ms_per_req: number | null; pg_cpu_ms_per_
 export type MessageComparisons = {
   /** Per server kind: newest 50 of the 10,000-message session / of the 100-message session. */
   long_vs_short: Comparison;
+  /** Per server kind: newest 50 of the current branch of a session with 200 branches / of the 100-message (linear) session (absent in older results). */
+  branched_vs_linear?: Comparison;
   /** Per server kind: a delta / a 1 KB append. */
   delta_vs_append: Comparison;
   rewrites: Rewrite[];
@@ -188,7 +190,10 @@ export function compareMessages(runs: Measurement[], rewrites: Rewrite[]): Messa
     }
     return result;
   };
-  return { long_vs_short: compare('list-latest-10k', 'list-latest-100'), delta_vs_append: compare('stream-delta', 'append-1k'), rewrites };
+  return {
+    long_vs_short: compare('list-latest-10k', 'list-latest-100'),
+    branched_vs_linear: compare('list-branch-200', 'list-latest-100'),
+    delta_vs_append: compare('stream-delta', 'append-1k'), rewrites };
 }
 
 /** Scenarios whose requests write the session's row: issue 14's PostgreSQL target against the original table. */
@@ -233,6 +238,9 @@ export function targetsOf(results: Omit<Results, 'targets'>): Target[] {
   const m = results.messages;
   if (m && results.summary['list-latest-10k'] && results.summary['list-latest-100']) {
     check('list newest 50, CPU per request (service + PostgreSQL): 10,000-message / 100-message session (ours)', undefined, m.long_vs_short[OURS]?.cpu_ms_per_req ?? null, '≤ 1.10', (v) => v <= 1.1);
+  }
+  if (m && results.summary['list-branch-200'] && results.summary['list-latest-100']) {
+    check('list newest 50, CPU per request (service + PostgreSQL): current branch of a session with 200 branches / linear 100-message session (ours)', undefined, m.branched_vs_linear?.[OURS]?.cpu_ms_per_req ?? null, '≤ 1.20', (v) => v <= 1.2);
   }
   if (m && results.summary['stream-delta'] && results.summary['append-1k']) {
     check('PostgreSQL CPU per delta / per 1 KB append (ours)', undefined, m.delta_vs_append[OURS]?.pg_cpu_ms_per_req ?? null, '≤ 1.20', (v) => v <= 1.2);
@@ -472,6 +480,7 @@ export function renderMessages(results: Results): string {
     `| append 1 KB: PostgreSQL CPU per append, ours/floor | ${times(r.pg_cpu_ms_per_req)} | | | ≤ ×1.10 | ${v(t('PostgreSQL CPU per append'))} |`,
     `| newest 50 of a 10,000-message / of a 100-message session: CPU per request, service + PostgreSQL | ${times(m.long_vs_short[OURS]?.cpu_ms_per_req)} | ${times(m.long_vs_short[FLOOR]?.cpu_ms_per_req)} | ${times(m.long_vs_short[ORIGINAL]?.cpu_ms_per_req)} | ≤ ×1.10 | ${v(t('list newest 50'))} |`,
     `| … PostgreSQL CPU alone; p50 latency | ${times(m.long_vs_short[OURS]?.pg_cpu_ms_per_req)}; ${times(m.long_vs_short[OURS]?.p50_ms)} | ${times(m.long_vs_short[FLOOR]?.pg_cpu_ms_per_req)}; ${times(m.long_vs_short[FLOOR]?.p50_ms)} | ${times(m.long_vs_short[ORIGINAL]?.pg_cpu_ms_per_req)}; ${times(m.long_vs_short[ORIGINAL]?.p50_ms)} | | |`,
+    `| newest 50 of the current branch of a session with 200 branches / of a linear 100-message session: CPU per request, service + PostgreSQL | ${times(m.branched_vs_linear?.[OURS]?.cpu_ms_per_req)} | ${times(m.branched_vs_linear?.[FLOOR]?.cpu_ms_per_req)} | ${times(m.branched_vs_linear?.[ORIGINAL]?.cpu_ms_per_req)} | ≤ ×1.20 | ${v(t('list newest 50, CPU per request (service + PostgreSQL): current branch'))} |`,
     `| a ~50 B delta / a 1 KB append: PostgreSQL CPU per request | ${times(m.delta_vs_append[OURS]?.pg_cpu_ms_per_req)} | ${times(m.delta_vs_append[FLOOR]?.pg_cpu_ms_per_req)} | ${times(m.delta_vs_append[ORIGINAL]?.pg_cpu_ms_per_req)} | ≤ ×1.20 | ${v(t('PostgreSQL CPU per delta'))} |`,
     `| … CPU per request, service + PostgreSQL | ${times(m.delta_vs_append[OURS]?.cpu_ms_per_req)} | ${times(m.delta_vs_append[FLOOR]?.cpu_ms_per_req)} | ${times(m.delta_vs_append[ORIGINAL]?.cpu_ms_per_req)} | | |`,
   ];

@@ -128,6 +128,8 @@ export async function seed(url: string, rows: number, users: number, log: (line:
 /** Sessions tagged in their metadata (`bench`), so that the fixtures find them again. */
 export const LIST_LONG = 'list-10k';
 export const LIST_SHORT = 'list-100';
+/** The session with 200 branches (seedBranched). */
+export const LIST_BRANCHED = 'list-branched-200';
 export const LONG_MESSAGES = 10_000;
 export const SHORT_MESSAGES = 100;
 /** Seconds between two messages of a session (created_at). */
@@ -229,6 +231,7 @@ export async function seedMessages(url: string, total: number, sessions: number,
     await client.query(`
       INSERT INTO chat_message_runs (session_id, run_id, path_runs, path_seqs)
       SELECT id, 1, '{}', '{}' FROM bench_message_sessions ON CONFLICT DO NOTHING`);
+    await seedBranched(client);
     await client.query('VACUUM (ANALYZE) chat_messages');
     await client.query('VACUUM (ANALYZE) chat_sessions');
     await client.query('ALTER TABLE chat_messages SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)');
@@ -300,4 +303,55 @@ function insertMessages(from: number, to: number): string {
            date_trunc('milliseconds', session_created_at + seq * interval '${MESSAGE_GAP_S} seconds'),
            date_trunc('milliseconds', session_created_at + seq * interval '${MESSAGE_GAP_S} seconds')
     FROM texts`;
+}
+
+/**
+ * One more session (tagged LIST_BRANCHED), of a user of the seeded ones: q0, a0, then 200 times
+ * "regenerate the last answer, then one more question and answer" — each a branch off the one
+ * before, so its current branch (401 messages) passes through 201 runs, the worst case for a
+ * page: the newest 50 span 17 of them. 602 messages, with the list sessions' sizes and roles.
+ * Its rows are what the service would have stored (run ids, starts_run, the runs' paths).
+ */
+async function seedBranched(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ id: string }>(`
+    INSERT INTO chat_sessions (user_id, title, metadata, created_at, updated_at)
+    SELECT user_id, 'Branched', '{"bench":"${LIST_BRANCHED}"}', now() - interval '10 days', now() - interval '10 days'
+    FROM chat_sessions ORDER BY id LIMIT 1
+    RETURNING id`);
+  const session = rows[0]!.id;
+  // seq 1, 2: q0, a0 (run 1). Branch b (1…200), base = 3b − 1: seq 3b the regenerated answer
+  // (parent: q(b−1) at seq 3b − 2; starts run 3b), 3b + 1 the next question, 3b + 2 its answer.
+  await client.query(
+    `
+    INSERT INTO chat_messages (session_id, seq, id, parent_id, run_id, starts_run, role, content, content_bytes, status, model, finish_reason, created_at, updated_at)
+    SELECT $1::uuid, g.seq, md5($1::text || ':' || g.seq)::uuid,
+           CASE WHEN g.seq = 1 THEN NULL WHEN g.seq % 3 = 0 THEN md5($1::text || ':' || (g.seq - 2))::uuid ELSE md5($1::text || ':' || (g.seq - 1))::uuid END,
+           CASE WHEN g.seq <= 2 THEN 1 ELSE g.seq - (g.seq % 3) END,
+           g.seq = 1 OR g.seq % 3 = 0,
+           CASE WHEN g.seq % 3 = 1 THEN 'user' ELSE 'assistant' END,
+           jsonb_build_array(jsonb_build_object('type', 'text', 'text', repeat('branch ', 20 + (g.seq % 7) * 10))),
+           27 + 7 * (20 + (g.seq % 7) * 10), 'completed',
+           CASE WHEN g.seq % 3 <> 1 THEN 'gpt-4o' END, CASE WHEN g.seq % 3 <> 1 THEN 'stop' END,
+           now() - interval '10 days' + g.seq * interval '1 second', now() - interval '10 days' + g.seq * interval '1 second'
+    FROM generate_series(1, 602) AS g(seq)`,
+    [session],
+  );
+  // Run 3b's path: run 1 up to seq 1, then run 3k up to seq 3k + 1, for k = 1 … b − 1.
+  await client.query(
+    `
+    INSERT INTO chat_message_runs (session_id, run_id, path_runs, path_seqs)
+    SELECT $1::uuid, 1, '{}', '{}'
+    UNION ALL
+    SELECT $1::uuid, 3 * b,
+           ARRAY(SELECT CASE WHEN k = 1 THEN 1 ELSE 3 * (k - 1) END FROM generate_series(1, b) AS k ORDER BY k),
+           ARRAY(SELECT 3 * k - 2 FROM generate_series(1, b) AS k ORDER BY k)
+    FROM generate_series(1, 200) AS b`,
+    [session],
+  );
+  await client.query(
+    `UPDATE chat_sessions SET message_count = 602, last_seq = 602, current_message_id = md5($1::text || ':' || 602)::uuid,
+       current_run_id = 600, current_seq = 602, last_message_at = now() - interval '10 days' + 602 * interval '1 second'
+     WHERE id = $1::uuid`,
+    [session],
+  );
 }
