@@ -11,7 +11,7 @@
  *   BENCH_SECONDS       measured seconds per run (4)         BENCH_WARMUP       warm-up seconds per run (1)
  *   BENCH_ROUNDS        interleaved rounds per scenario (3)  BENCH_CONNECTIONS  autocannon connections (16)
  *   BENCH_SCENARIOS     comma-separated subset of get,list,list-deep,create,patch,mix,
- *                       append-1k,list-latest-10k,list-latest-100,stream-delta
+ *                       append-1k,list-latest-10k,list-latest-100,list-branch-200,stream-delta
  *   BENCH_MESSAGES      messages to seed for the message scenarios (1000000; 0 skips those scenarios)
  *   BENCH_MESSAGE_SESSIONS  sessions holding them (10000), one of them 10,000 and one 100
  *   BENCH_STARTUPS      start-up samples per server (5)
