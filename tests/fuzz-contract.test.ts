@@ -387,7 +387,12 @@ async function send(request: FuzzRequest): Promise<Sent> {
       if (!message) existing = { id: session.id, etag: (await api.get(`/sessions/${session.id}`)).headers.get('etag')! };
     }
   }
-  if (namesMessage) {
+  if (namesMessage && typeof request.body === 'string') {
+    // An import's lines (JSON Lines): a parent_id there names an earlier line's id, which the
+    // generated lines do not have, so those lines follow the line before them instead.
+    const placeholder = `"parent_id":${JSON.stringify(MESSAGE_OF_SESSION)}`;
+    resolved.body = request.body.replaceAll(`${placeholder},`, '').replaceAll(`,${placeholder}`, '').replaceAll(`{${placeholder}}`, '{}');
+  } else if (namesMessage) {
     const substitute = (value: unknown) => JSON.parse(JSON.stringify(value).replaceAll(MESSAGE_OF_SESSION, namedMessage));
     resolved.query = substitute(request.query);
     if (request.body !== undefined) resolved.body = substitute(request.body);

@@ -53,7 +53,8 @@ async function activeMessageInserts(url: string): Promise<number> {
       (
         await client.query(
           `SELECT count(*) AS n FROM pg_stat_activity
-           WHERE application_name = 'chat-sessions-api' AND state = 'active' AND query LIKE '%INSERT INTO chat_messages%'
+           -- (the append's text is longer than pg_stat_activity keeps, 1 KB: its start names chat_sessions)
+           WHERE application_name = 'chat-sessions-api' AND state = 'active' AND query LIKE '%FROM chat_sessions%'
              AND wait_event = 'PgSleep'`,
         )
       ).rows[0].n,

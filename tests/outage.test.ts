@@ -335,7 +335,8 @@ describe('a connection killed mid-append', () => {
         (
           await client.query(
             `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = 'chat-sessions-api' AND query LIKE '%INSERT INTO chat_messages%' AND state = 'active'
+             -- (the append's text is longer than pg_stat_activity keeps, 1 KB: its start names chat_sessions)
+             WHERE application_name = 'chat-sessions-api' AND query LIKE '%FROM chat_sessions%' AND state = 'active'
                AND wait_event = 'PgSleep'`,
           )
         ).rowCount,
