@@ -309,7 +309,7 @@ describe('a page costs the same whatever the session length', () => {
          SELECT s.id, i, gen_random_uuid(), 'user', '[{"type":"text","text":"x"}]', 27, 'completed'
          FROM chat_sessions s, generate_series(1, 10) AS i WHERE s.user_id = 'plan_other'`,
       );
-      // Each session one run (run 1, as sql/1764064800005 numbers the runs of linear sessions).
+      // Each session one run (run 1, as sql/1764064800007 numbers the runs of linear sessions).
       await client.query(
         `UPDATE chat_sessions s SET message_count = $2, last_seq = $2, current_seq = $2, current_run_id = 1,
            current_message_id = (SELECT id FROM chat_messages WHERE session_id = $1 AND seq = $2) WHERE id = $1`,
