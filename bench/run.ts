@@ -14,7 +14,7 @@
  *                       append-1k,list-latest-10k,list-latest-100,list-branch-200,stream-delta
  *   BENCH_MESSAGES      messages to seed for the message scenarios (1000000; 0 skips those scenarios)
  *   BENCH_MESSAGE_SESSIONS  sessions holding them (10000), one of them 10,000 and one 100
- *   BENCH_STARTUPS      start-up samples per server (5)
+ *   BENCH_STARTUPS      start-up samples per server (11), taken on an idle PostgreSQL, the servers interleaved
  *   BENCH_LADDER=0      skip the ladder (get on the stack built up one layer at a time: bench/ladder.ts)
  *   BENCH_MEMORY=0      skip the 256 MB step; BENCH_MEMORY_REQUESTS requests per scenario there (3000, 60 s at most);
  *   BENCH_MEMORY_FLAGS  node options of a second variant beside the default command (none by default: under a limit
@@ -55,6 +55,7 @@ import {
 } from './lib/report.ts';
 import { freePort } from './lib/postgres.ts';
 import { cleanUp, onCleanup, type Server, startServer } from './lib/servers.ts';
+import { quietDatabase, spread } from './lib/startup.ts';
 
 const scaleMode = process.env.BENCH_SCALE === '1';
 const only = process.env.BENCH_SCENARIOS?.split(',').map((name) => name.trim()).filter(Boolean);
@@ -91,9 +92,14 @@ async function benchmark(cluster: Cluster): Promise<void> {
   const messages = messageScenarios.length ? await loadMessageFixtures(url, log, { url: originalUrl, isOriginal: (server) => server === ORIGINAL }) : undefined;
   if (messages) onCleanup(messages.close);
 
-  log(`start-up: ${config.startups} × (spawn → first 200 on /api/v1/health), database up…`);
+  // As a restart finds the database: migrated, and PostgreSQL idle (not still writing the seed).
+  await quietDatabase(url);
+  await quietDatabase(originalUrl);
+  log(`start-up: ${config.startups} × (spawn → first 200 on /api/v1/health), database up and idle, interleaved…`);
   const startup = await startupSamples(url, originalUrl);
-  log(`  ours ${startup.ours.join(', ')} ms; floor ${startup.floor.join(', ')} ms; original ${startup.original.join(', ')} ms`);
+  for (const kind of ['ours', 'floor', 'original'] as const) {
+    log(`  ${kind.padEnd(8)} median ${median(startup[kind])} ms, ${spread(startup[kind])}: ${startup[kind].join(', ')}`);
+  }
 
   const ours = (await startOurs(OURS, url)).server;
   const floor = (await startFloor(FLOOR, url)).server;

@@ -26,7 +26,7 @@ export const config = {
   warmup_seconds: env('BENCH_WARMUP', 1),
   rounds: env('BENCH_ROUNDS', 3),
   connections: env('BENCH_CONNECTIONS', 16),
-  startups: env('BENCH_STARTUPS', 5),
+  startups: env('BENCH_STARTUPS', 11),
   pool_size: 20,
   scale_rows: env('BENCH_SCALE_ROWS', 1_000_000),
   /** Messages seeded over message_sessions sessions for the message scenarios (0: none, and no message scenarios). */

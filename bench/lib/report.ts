@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { type Measurement, SCENARIOS } from './load.ts';
 import type { Parity } from './fixtures.ts';
 import type { Rewrite } from './rewrites.ts';
+import { spread } from './startup.ts';
 
 export const OURS = 'ours';
 export const FLOOR = 'floor';
@@ -383,8 +384,10 @@ export function renderMarkdown(results: Results, scale: ScaleResults | undefined
   lines.push('| figure | ours | floor | original |');
   lines.push('|---|--:|--:|--:|');
   lines.push(
-    `| start-up to first 200 on /api/v1/health, DB up (median of ${results.startup_ms.ours.length}, ms) | ${fmt(results.startup_ms.ours_median)} | ${fmt(results.startup_ms.floor_median)} | ${fmt(results.startup_ms.original_median)} |`,
+    `| start-up to first 200 on /api/v1/health, DB up (median of ${results.startup_ms.ours.length} interleaved, PostgreSQL idle; ms) | ${fmt(results.startup_ms.ours_median)} | ${fmt(results.startup_ms.floor_median)} | ${fmt(results.startup_ms.original_median)} |`,
   );
+  const spreads = [results.startup_ms.ours, results.startup_ms.floor, results.startup_ms.original].map((samples) => (samples?.length ? spread(samples) : ''));
+  lines.push(`| start-up spread (ms) | ${spreads.join(' | ')} |`);
   lines.push(`| peak RSS under load, all scenarios (MB) | ${fmt(results.peak_rss_mb[OURS])} | ${fmt(results.peak_rss_mb[FLOOR])} | ${fmt(results.peak_rss_mb[ORIGINAL])} |`);
   lines.push(`| list p50: cursor 50 pages deep / first page (paired by round) | ${times(results.deep_vs_first[OURS])} | ${times(results.deep_vs_first[FLOOR])} | ${times(results.deep_vs_first[ORIGINAL])} |`);
   if (!scale) lines.push('| list p50: 1M rows / 100k rows | — not run (BENCH_SCALE=1 make bench) | | |');
