@@ -5,12 +5,12 @@ import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded.ts';
-import { migrate } from './db/migrate.ts';
+import { migrate, migrateOver } from './db/migrate.ts';
 import { databaseTarget } from './db/connection.ts';
 import { createDatabasePool, sessionTimeouts } from './db/pool.ts';
 import { createRetry } from './db/retry.ts';
 import { loadSecret } from './db/secrets.ts';
-import { type ReachedDatabase, waitForDatabase } from './db/wait.ts';
+import { connectWhenReady, type ReachedDatabase, waitForDatabase } from './db/wait.ts';
 import { clientErrorAnswerer } from './http/client-errors.ts';
 import { createLogger, logFormat } from './http/logging.ts';
 import { createMetrics } from './http/metrics.ts';
@@ -44,16 +44,29 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     const onRetry = (error: unknown, delayMs: number) =>
       logger.warn({ err: { message: (error as Error).message }, retry_in_ms: Math.round(delayMs) }, 'waiting for the database');
     const timeoutMs = config.DB_STARTUP_TIMEOUT_MS;
-    const reached = await waitForDatabase(databaseTarget(databaseUrl), { timeoutMs, timeouts: sessionTimeouts(config), onRetry });
+    const { client, ...reached } = await connectWhenReady(databaseTarget(databaseUrl), { timeoutMs, timeouts: sessionTimeouts(config), onRetry });
     if (!reached.startupTimeouts) warnAboutPoolerTimeouts(logger, reached, config);
-    // Migrations over MIGRATION_DATABASE_URL when set: a direct connection beside a pooler.
-    const migrationTarget = config.MIGRATION_DATABASE_URL
-      ? (await waitForDatabase(databaseTarget(config.MIGRATION_DATABASE_URL, { name: 'MIGRATION_DATABASE_URL' }), { timeoutMs, onRetry })).target
-      : reached.target;
-    const applied = await migrate(migrationTarget, (message) => logger.warn({ component: 'migrate' }, message));
-    if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-    const pool = await createDatabasePool(reached, config);
-    const cursorSecret = config.CURSOR_SECRET ? Buffer.from(config.CURSOR_SECRET) : await loadSecret(pool, 'cursor');
+    const migrateAndLoadSecret = async () => {
+      const log = (message: string) => logger.warn({ component: 'migrate' }, message);
+      // Migrations over MIGRATION_DATABASE_URL when set: a direct connection beside a pooler.
+      const applied = config.MIGRATION_DATABASE_URL
+        ? await migrate((await waitForDatabase(databaseTarget(config.MIGRATION_DATABASE_URL, { name: 'MIGRATION_DATABASE_URL' }), { timeoutMs, onRetry })).target, log)
+        : await migrateOver(client, log);
+      if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+      return config.CURSOR_SECRET ? Buffer.from(config.CURSOR_SECRET) : await loadSecret(client, 'cursor');
+    };
+    // Side by side: the pool opens a connection of its own to look up its type parsers (Slonik's
+    // createPool) while the migrations are checked over the first one.
+    const [pooled, secret] = await Promise.allSettled([createDatabasePool(reached, config), migrateAndLoadSecret()]).finally(() =>
+      client.end().catch(() => {}),
+    );
+    if (secret.status === 'rejected') {
+      if (pooled.status === 'fulfilled') await pooled.value.end().catch(() => {});
+      throw secret.reason;
+    }
+    if (pooled.status === 'rejected') throw pooled.reason;
+    const pool = pooled.value;
+    const cursorSecret = secret.value;
     const metrics = createMetrics();
     let draining = false;
     const app = await createApp({ config, pool, logger, metrics, cursorSecret, version, isDraining: () => draining });

@@ -18,8 +18,21 @@ const MIGRATION_LOCK = 7241865325823964;
  * transaction mode stays on whichever server connection ran `pg_advisory_lock`.
  */
 export async function migrate(database: string | DatabaseTarget, log: (message: string) => void = () => {}): Promise<string[]> {
+  const { client } = await connectClient(typeof database === 'string' ? databaseTarget(database) : database);
+  try {
+    return await migrateOver(client, log);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** `migrate` over a connection the caller opened and ends (start-up's: src/db/wait.ts). */
+export async function migrateOver(client: pg.Client, log: (message: string) => void = () => {}): Promise<string[]> {
   const files = migrationFiles();
-  const client = await connect(typeof database === 'string' ? databaseTarget(database) : database, log);
+  const onNotice = (notice: { severity?: string; message?: string }) => {
+    if (notice.severity === 'WARNING' && notice.message) log(notice.message);
+  };
+  client.on('notice', onNotice);
   try {
     // The usual start-up finds nothing to do: one query, no lock, no transaction.
     if (pendingOf(files, await appliedMigrations(client)).length === 0) return [];
@@ -43,13 +56,13 @@ export async function migrate(database: string | DatabaseTarget, log: (message: 
       throw error;
     }
   } finally {
-    await client.end().catch(() => {});
+    client.off('notice', onNotice);
   }
 }
 
 /** The migrations of `sql/` the database has not recorded (all of them on an empty database). */
 export async function pendingMigrations(database: string | DatabaseTarget): Promise<string[]> {
-  const client = await connect(typeof database === 'string' ? databaseTarget(database) : database);
+  const { client } = await connectClient(typeof database === 'string' ? databaseTarget(database) : database);
   try {
     return pendingOf(migrationFiles(), await appliedMigrations(client));
   } finally {
@@ -62,14 +75,6 @@ function migrationFiles(): string[] {
     .filter((file) => file.endsWith('.sql'))
     .map((file) => file.slice(0, -'.sql'.length))
     .sort();
-}
-
-async function connect(target: DatabaseTarget, log: (message: string) => void = () => {}): Promise<pg.Client> {
-  const { client } = await connectClient(target);
-  client.on('notice', (notice) => {
-    if (notice.severity === 'WARNING' && notice.message) log(notice.message);
-  });
-  return client;
 }
 
 async function appliedMigrations(client: pg.Client): Promise<string[]> {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
 import { connectClient, type DatabaseTarget } from './connection.ts';
 
 /** Timeouts a connection asks for when it opens (startup parameters), in milliseconds. */
@@ -23,14 +24,23 @@ export type ReachedDatabase = {
  * Failures that waiting cannot fix (a certificate that does not verify, a rejected password or
  * pg_hba entry, a missing database) fail at once, with the reason.
  */
-export async function waitForDatabase(
+export async function waitForDatabase(target: DatabaseTarget, options: WaitOptions): Promise<ReachedDatabase> {
+  const { client, ...reached } = await connectWhenReady(target, options);
+  await client.end().catch(() => {});
+  return reached;
+}
+
+type WaitOptions = { timeoutMs: number; timeouts?: SessionTimeouts; onRetry?: (error: unknown, delayMs: number) => void };
+
+/**
+ * As `waitForDatabase`, keeping the connection it reached the database with (the caller ends
+ * it): start-up checks the migrations and reads the cursor secret over it rather than opening a
+ * connection for each (each one a TCP and TLS handshake, a backend fork and SCRAM's 4,096 hashes).
+ */
+export async function connectWhenReady(
   target: DatabaseTarget,
-  {
-    timeoutMs,
-    timeouts,
-    onRetry,
-  }: { timeoutMs: number; timeouts?: SessionTimeouts; onRetry?: (error: unknown, delayMs: number) => void },
-): Promise<ReachedDatabase> {
+  { timeoutMs, timeouts, onRetry }: WaitOptions,
+): Promise<ReachedDatabase & { client: pg.Client }> {
   const deadline = Date.now() + timeoutMs;
   let startupTimeouts = timeouts !== undefined;
   for (let attempt = 0; ; attempt++) {
@@ -55,7 +65,7 @@ export async function waitForDatabase(
   }
 }
 
-async function probe(target: DatabaseTarget, timeouts: SessionTimeouts | undefined): Promise<ReachedDatabase> {
+async function probe(target: DatabaseTarget, timeouts: SessionTimeouts | undefined): Promise<ReachedDatabase & { client: pg.Client }> {
   const connected = await connectClient(target, { connectionTimeoutMillis: 2_000, ...timeouts });
   try {
     const { rows } = await connected.client.query<{ ms: number }>(
@@ -64,9 +74,10 @@ async function probe(target: DatabaseTarget, timeouts: SessionTimeouts | undefin
     const statementTimeoutMs = rows[0]!.ms;
     // A pooler told to ignore startup parameters accepts them and drops them.
     const startupTimeouts = timeouts !== undefined && statementTimeoutMs === timeouts.statement_timeout;
-    return { target: connected.target, startupTimeouts, statementTimeoutMs };
-  } finally {
+    return { target: connected.target, startupTimeouts, statementTimeoutMs, client: connected.client };
+  } catch (error) {
     await connected.client.end().catch(() => {});
+    throw error;
   }
 }
 
