@@ -66,6 +66,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     }
     if (pooled.status === 'rejected') throw pooled.reason;
     const pool = pooled.value;
+    // The pool's first connection opens while the app is built, not on the first request. A
+    // failure here is the first request's to report (503 from /health), as it was before.
+    void pool.connect(async () => {}).catch(() => {});
     const cursorSecret = secret.value;
     const metrics = createMetrics();
     let draining = false;
