@@ -3,7 +3,7 @@
  * limit (`process.constrainedMemory()`: heap_size_limit 259 MB inside a 256 MB cgroup), which
  * leaves nothing for the node binary's pages, native buffers and stacks: under the bench's full
  * load the kernel OOM-killed the service at 256 MB. Given half of the limit for old space and a
- * young generation of 1/64 of it, it served every scenario (docs/operations.md#memory-limits).
+ * young generation of 1/64 of it, it served every scenario (docs/operations.md#running-it).
  *
  * V8 reads these sizes once, when the isolate is made, so they must be on node's command line:
  * src/start.ts replaces the process with itself plus these flags (`process.execve`: same pid,
