@@ -11,6 +11,7 @@ import { createAuthenticator } from './auth/authenticate.ts';
 import { createRetry } from './db/retry.ts';
 import { createHealthHandlers } from './health.ts';
 import { edge } from './http/edge.ts';
+import { streamFailureLogger } from './http/logging.ts';
 import { type Metrics, metricsRouter } from './http/metrics.ts';
 import { createIdempotencyStore } from './idempotency/store.ts';
 import { createDocsRouter } from './http/docs.ts';
@@ -99,6 +100,8 @@ export async function createApp(dependencies: AppDependencies): Promise<Koa> {
 
   const app = new Koa();
   app.silent = true; // every error is answered and logged by the middleware below
+  // …except a streamed body (an export) that fails after its 200 went out: Koa reports that here.
+  app.on('error', streamFailureLogger(logger));
   app.use(edge({ logger, metrics, isDraining: dependencies.isDraining }));
   if (config.CORS_ORIGINS.length) app.use(corsFor(config.CORS_ORIGINS));
   app.use(problemBoundary(config.MAX_URL_LENGTH));

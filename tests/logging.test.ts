@@ -3,13 +3,14 @@
  * terminal, LOG_FORMAT to force either.
  */
 import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createLogger, logFormat } from '../src/http/logging.ts';
-import { createTestDatabase } from './support/database.ts';
+import { createTestDatabase, withClient } from './support/database.ts';
 import { startInstance } from './support/service.ts';
 
 const run = promisify(execFile);
@@ -146,6 +147,75 @@ describe('the request line', () => {
     } finally {
       await service.stop();
       await database.drop();
+    }
+  });
+});
+
+describe('a streamed body that fails after its 200', () => {
+  /** An instance logging JSON into memory, and a session whose export outlasts the socket's buffers. */
+  async function exportingService() {
+    const database = await createTestDatabase();
+    const out = fakeStdout(false);
+    const service = await startInstance(database.url, {}, createLogger('info', { format: 'json', destination: out.stream }));
+    const session = (await service.api.post('/sessions', { user_id: 'exporter' })).body;
+    for (let batch = 0; batch < 10; batch++) {
+      const messages = Array.from({ length: 100 }, () => ({ role: 'user', content: [{ type: 'text', text: 'z'.repeat(5000) }] }));
+      expect((await service.api.post(`/sessions/${session.id}/messages`, { messages })).status).toBe(201);
+    }
+    const entries = () => out.text().trim().split('\n').map((text) => JSON.parse(text) as Record<string, unknown>);
+    const stop = async () => {
+      await service.stop();
+      await database.drop();
+    };
+    return { service, database, url: new URL(`/api/v1/sessions/${session.id}/export`, service.origin), entries, stop };
+  }
+
+  /** The export's transaction, waiting for the reader (idle in transaction): its backend pids. */
+  const waitingExports = (databaseUrl: string) =>
+    withClient(databaseUrl, async (client) => {
+      const { rows } = await client.query(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
+      );
+      return rows.map((row) => row.pid as number);
+    });
+
+  it('is logged as an error with its request id when the database fails mid-export', async () => {
+    const { service, url, entries, stop } = await exportingService();
+    try {
+      const requestId = await new Promise<string>((resolve, reject) => {
+        const request = httpRequest(url, (response) => {
+          response.pause(); // the export fills the socket, then waits for us inside its transaction
+          const id = String(response.headers['x-request-id']);
+          expect.poll(() => waitingExports(service.databaseUrl), { timeout: 5_000 }).toHaveLength(1).then(async () => {
+            const [pid] = await waitingExports(service.databaseUrl);
+            await withClient(service.databaseUrl, (client) => client.query('SELECT pg_terminate_backend($1)', [pid]));
+            response.on('error', () => resolve(id)).on('aborted', () => resolve(id)).on('end', () => resolve(id));
+            response.resume();
+          }, reject);
+        });
+        request.on('error', () => {});
+        request.end();
+      });
+      await expect
+        .poll(() => entries().find((entry) => entry.msg === 'response cut short: the body failed after its headers were sent'), { timeout: 5_000 })
+        .toMatchObject({ level: 'error', request_id: requestId, operation_id: 'exportSession', status: 200 });
+    } finally {
+      await stop();
+    }
+  });
+
+  it('is not logged when the reader hangs up: that is the reader\'s doing', async () => {
+    const { service, url, entries, stop } = await exportingService();
+    try {
+      await new Promise<void>((resolve) => {
+        const request = httpRequest(url, (response) => response.once('data', () => (request.destroy(), resolve())));
+        request.on('error', () => {});
+        request.end();
+      });
+      await expect.poll(() => waitingExports(service.databaseUrl), { timeout: 5_000 }).toHaveLength(0);
+      expect(entries().filter((entry) => entry.level === 'error')).toEqual([]);
+    } finally {
+      await stop();
     }
   });
 });

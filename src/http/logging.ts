@@ -92,6 +92,31 @@ export function requestLogger(logger: Logger) {
   };
 }
 
+/** A reader that hung up mid-body: its own doing, not a failure of ours. */
+const READER_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * What Koa reports outside the middleware: a streamed body (an export) that failed after its
+ * headers went out. The request's line was written with its 200 when the handler returned, so
+ * without this line on-call would see a success for a download that was cut short.
+ */
+export function streamFailureLogger(logger: Logger) {
+  return function logStreamFailure(error: Error & { code?: unknown }, ctx?: Context): void {
+    if (typeof error.code === 'string' && READER_GONE.has(error.code)) return;
+    logger.error(
+      {
+        request_id: ctx?.state.requestId,
+        method: ctx?.method,
+        route: ctx?.state.route ?? null,
+        operation_id: ctx?.state.operationId ?? null,
+        status: ctx?.status,
+        err: describeFailure(error),
+      },
+      'response cut short: the body failed after its headers were sent',
+    );
+  };
+}
+
 function problemType(body: unknown): string | undefined {
   const type = (body as { type?: unknown } | null)?.type;
   return typeof type === 'string' ? type : undefined;
