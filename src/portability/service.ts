@@ -6,7 +6,6 @@
  */
 import { PassThrough, type Readable } from 'node:stream';
 import { type CommonQueryMethods, type DatabasePool, sql } from 'slonik';
-import { z } from 'zod';
 import type { Schemas } from '../contract/types.ts';
 import { type Retry, retrying } from '../db/retry.ts';
 import { AppError, type FieldError, validationFailed } from '../errors.ts';
@@ -59,7 +58,7 @@ export function createPortabilityService(pool: DatabasePool, retry: Retry, { ses
     ): Promise<SessionWithEtag> {
       const run = async (transaction: CommonQueryMethods) => {
         const { session: source } = await sessions.get(sessionId, owner, transaction);
-        const leaf = request.message_id ?? (await currentLeaf(transaction, sessionId));
+        const leaf = request.message_id ?? source.current_message_id;
         const seqs = leaf === null ? [] : await messages.branchSeqs(transaction, sessionId, leaf);
         if (seqs === undefined) {
           const message = `message_id ${leaf} is not a message of session ${sessionId}`;
@@ -107,7 +106,7 @@ export function createPortabilityService(pool: DatabasePool, retry: Retry, { ses
               }
             } else {
               await write(markdownHeader(session));
-              const leaf = await currentLeaf(transaction, sessionId);
+              const leaf = session.current_message_id;
               const seqs = leaf === null ? [] : ((await messages.branchSeqs(transaction, sessionId, leaf)) ?? []);
               for (let start = 0; start < seqs.length; start += BATCH) {
                 const page = await messages.pageInSeqOrder(transaction, sessionId, 0, BATCH, seqs.slice(start, start + BATCH));
@@ -182,12 +181,6 @@ function copyOf(message: Message): MessageToAppend {
     usage: message.usage,
     metadata: message.metadata,
   };
-}
-
-/** The session's current leaf (the message the next append follows), or null when it has none. */
-async function currentLeaf(db: CommonQueryMethods, sessionId: string): Promise<string | null> {
-  return db.oneFirst(sql.type(z.object({ current_message_id: z.string().nullable() }))`
-    SELECT current_message_id FROM chat_sessions WHERE id = ${sessionId}`);
 }
 
 /**
